@@ -1,0 +1,147 @@
+/* Admission: ACL, --max-clients and --max-per-ip decisions with reasons. */
+#include <netinet/in.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "admit.h"
+
+#define ADMIT_TABLE_SIZE 1024
+
+/* One source address with clients; freed when its last client leaves. */
+struct admit_ip {
+	struct admit_key	 ai_key;
+	unsigned		 ai_count;
+	struct admit_ip		*ai_next;
+};
+
+void
+admit_init(struct admit *ad, const struct options *opts)
+{
+	memset(ad, 0, sizeof *ad);
+	ad->ad_opts = opts;
+}
+
+void
+admit_free(struct admit *ad)
+{
+	struct admit_ip *ip, *next;
+	size_t i;
+
+	for (i = 0; i < ad->ad_size; i++) {
+		for (ip = ad->ad_table[i]; ip != NULL; ip = next) {
+			next = ip->ai_next;
+			free(ip);
+		}
+	}
+	free(ad->ad_table);
+	ad->ad_table = NULL;
+	ad->ad_size = 0;
+}
+
+void
+admit_key(const struct sockaddr *peer, struct admit_key *key)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+
+	memset(key, 0, sizeof *key);
+	if (peer->sa_family == AF_INET) {
+		key->ak_family = AF_INET;
+		memcpy(key->ak_addr, &((const struct sockaddr_in *)peer)->sin_addr,
+		    4);
+	} else if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		key->ak_family = AF_INET;
+		memcpy(key->ak_addr, &sin6->sin6_addr.s6_addr[12], 4);
+	} else {
+		key->ak_family = AF_INET6;
+		memcpy(key->ak_addr, &sin6->sin6_addr, 16);
+	}
+}
+
+int
+admit_acl(const struct options *opts, const struct sockaddr *peer)
+{
+	size_t i;
+
+	for (i = 0; i < opts->o_ndeny; i++) {
+		if (cidr_match(&opts->o_deny[i], peer))
+			return REJECT_ACL;
+	}
+	if (opts->o_nallow == 0)
+		return REJECT_NONE;
+	for (i = 0; i < opts->o_nallow; i++) {
+		if (cidr_match(&opts->o_allow[i], peer))
+			return REJECT_NONE;
+	}
+	return REJECT_ACL;
+}
+
+static size_t
+admit_hash(const struct admit_key *key)
+{
+	size_t h = 2166136261u, i;	/* FNV-1a */
+
+	for (i = 0; i < sizeof key->ak_addr; i++)
+		h = (h ^ key->ak_addr[i]) * 16777619u;
+	return (h ^ key->ak_family) % ADMIT_TABLE_SIZE;
+}
+
+static struct admit_ip **
+admit_find(struct admit *ad, const struct admit_key *key)
+{
+	struct admit_ip **pp;
+
+	for (pp = &ad->ad_table[admit_hash(key)]; *pp != NULL;
+	    pp = &(*pp)->ai_next) {
+		if (memcmp(&(*pp)->ai_key, key, sizeof *key) == 0)
+			break;
+	}
+	return pp;
+}
+
+int
+admit_take(struct admit *ad, const struct admit_key *key)
+{
+	const struct options *o = ad->ad_opts;
+	struct admit_ip **pp;
+
+	if (ad->ad_active >= o->o_max_clients)
+		return REJECT_BUSY;
+	if (o->o_max_per_ip > 0) {
+		if (ad->ad_table == NULL) {
+			ad->ad_table = calloc(ADMIT_TABLE_SIZE,
+			    sizeof *ad->ad_table);
+			if (ad->ad_table == NULL)
+				return REJECT_RESOURCES;
+			ad->ad_size = ADMIT_TABLE_SIZE;
+		}
+		pp = admit_find(ad, key);
+		if (*pp == NULL) {
+			if ((*pp = calloc(1, sizeof **pp)) == NULL)
+				return REJECT_RESOURCES;
+			(*pp)->ai_key = *key;
+		}
+		if ((*pp)->ai_count >= o->o_max_per_ip)
+			return REJECT_PER_IP;
+		(*pp)->ai_count++;
+	}
+	ad->ad_active++;
+	return REJECT_NONE;
+}
+
+void
+admit_release(struct admit *ad, const struct admit_key *key)
+{
+	struct admit_ip **pp, *ip;
+
+	ad->ad_active--;
+	if (ad->ad_opts->o_max_per_ip == 0)
+		return;
+	pp = admit_find(ad, key);
+	if ((ip = *pp) == NULL)
+		return;
+	if (--ip->ai_count == 0) {
+		*pp = ip->ai_next;
+		free(ip);
+	}
+}

@@ -1,0 +1,268 @@
+/* mpserver: one address, many TCP channels. Parse, bind all, serve, stop in order. */
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "channel.h"
+#include "log.h"
+#include "options.h"
+#include "server.h"
+#include "service.h"
+
+struct main_ctx {
+	struct server		 m_server;
+	struct event_base	*m_base;
+	struct event		*m_drained;	/* the last client left */
+	struct event		*m_grace;	/* --shutdown-grace ran out */
+	int			 m_signals;	/* SIGINT/SIGTERM seen */
+};
+
+static const int main_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
+#define MAIN_NSIGNALS (sizeof main_signals / sizeof main_signals[0])
+
+/* Descriptors are our clients: take all the kernel lets us. */
+static void
+main_raise_nofile(const struct options *o)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)o->o_max_clients + o->o_ports.pl_count + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need)
+		log_msg(LOG_WARN, "nofile", "descriptor limit %llu is below the "
+		    "%llu that --max-clients %u and %zu channels need; clients "
+		    "beyond it wait in the backlog", (unsigned long long)
+		    rl.rlim_cur, (unsigned long long)need, o->o_max_clients,
+		    o->o_ports.pl_count);
+}
+
+/* After every port is bound: become --user, group first. */
+static int
+main_drop_privileges(const struct passwd *pw, char **cause)
+{
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		if (asprintf(cause, "cannot become user \"%s\": %s",
+		    pw->pw_name, strerror(errno)) == -1)
+			*cause = NULL;
+		return -1;
+	}
+	log_msg(LOG_INFO, "privileges", "running as user %s (uid %u, gid %u)",
+	    pw->pw_name, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	return 0;
+}
+
+static void
+main_announce(struct server *sv)
+{
+	struct logline l;
+	size_t i;
+
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		struct channel *ch = &sv->sv_channels[i];
+
+		printf("listening %s %s\n", ch->ch_name,
+		    ch->ch_service->svc_name);
+		if (!log_enabled(LOG_INFO))
+			continue;
+		log_begin(&l, LOG_INFO, "listen");
+		log_str(&l, "addr", ch->ch_name);
+		log_uint(&l, "port", ch->ch_port);
+		log_str(&l, "service", ch->ch_service->svc_name);
+		log_end(&l);
+	}
+	printf("ready %zu channels\n", sv->sv_nchannels);
+	fflush(stdout);
+	if (log_enabled(LOG_INFO)) {
+		log_begin(&l, LOG_INFO, "ready");
+		log_uint(&l, "channels", sv->sv_nchannels);
+		log_str(&l, "version", MPSERVER_VERSION);
+		log_end(&l);
+	}
+}
+
+static void
+main_drained(void *arg)
+{
+	struct main_ctx *m = arg;
+
+	event_active(m->m_drained, 0, 0);
+}
+
+static void
+main_drained_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_ctx *m = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(m->m_base);
+}
+
+static void
+main_force(struct main_ctx *m, const char *why)
+{
+	log_msg(LOG_WARN, "shutdown", "%s: closing %u remaining clients", why,
+	    server_active_clients(&m->m_server));
+	server_force(&m->m_server);
+}
+
+static void
+main_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	main_force(arg, "shutdown grace over");
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_ctx *m = arg;
+	struct timeval tv = { 0, 0 };
+
+	(void)what;
+	if (sig == SIGHUP || sig == SIGUSR1) {
+		log_msg(LOG_INFO, "signal", "%s ignored: nothing to reload",
+		    strsignal((int)sig));
+		return;
+	}
+	if (m->m_signals++ > 0) {
+		main_force(m, "second signal");
+		return;
+	}
+	log_msg(LOG_INFO, "shutdown", "%s: closing listeners, %u clients "
+	    "get %u s", strsignal((int)sig), server_active_clients(
+	    &m->m_server), m->m_server.sv_opts->o_shutdown_grace);
+	tv.tv_sec = m->m_server.sv_opts->o_shutdown_grace;
+	evtimer_add(m->m_grace, &tv);
+	server_shutdown(&m->m_server);
+}
+
+/* Signals reach only the main thread, whose loop turns them into events. */
+static int
+main_loop(struct main_ctx *m)
+{
+	struct event *sigev[MAIN_NSIGNALS];
+	sigset_t set;
+	size_t i;
+
+	m->m_drained = event_new(m->m_base, -1, 0, main_drained_cb, m);
+	m->m_grace = evtimer_new(m->m_base, main_grace_cb, m);
+	for (i = 0; i < MAIN_NSIGNALS; i++) {
+		sigev[i] = evsignal_new(m->m_base, main_signals[i],
+		    main_signal_cb, m);
+		evsignal_add(sigev[i], NULL);
+	}
+	pthread_mutex_lock(&m->m_server.sv_lock);
+	m->m_server.sv_drained_cb = main_drained;
+	m->m_server.sv_drained_arg = m;
+	pthread_mutex_unlock(&m->m_server.sv_lock);
+	sigemptyset(&set);
+	for (i = 0; i < MAIN_NSIGNALS; i++)
+		sigaddset(&set, main_signals[i]);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	event_base_dispatch(m->m_base);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (i = 0; i < MAIN_NSIGNALS; i++)
+		event_free(sigev[i]);
+	event_free(m->m_drained);
+	event_free(m->m_grace);
+	return 0;
+}
+
+static int
+main_usage_error(char *cause)
+{
+	fprintf(stderr, "mpserver: %s\n", cause != NULL ? cause :
+	    "out of memory");
+	free(cause);
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct main_ctx m;
+	struct passwd *pw = NULL;
+	struct options opts;
+	char *cause = NULL;
+	sigset_t set;
+	size_t i;
+
+	switch (options_parse(argc, argv, service_names, SERVICE_DEFAULT, &opts,
+	    &cause)) {
+	case OPTIONS_ERROR:
+		options_free(&opts);
+		return main_usage_error(cause);
+	case OPTIONS_HELP:
+		options_usage(stdout, service_names);
+		options_free(&opts);
+		return 0;
+	case OPTIONS_VERSION:
+		printf("mpserver %s\n", MPSERVER_VERSION);
+		options_free(&opts);
+		return 0;
+	}
+	if (opts.o_user != NULL && (pw = getpwnam(opts.o_user)) == NULL) {
+		options_free(&opts);
+		if (asprintf(&cause, "unknown user \"%s\"", opts.o_user) == -1)
+			cause = NULL;
+		return main_usage_error(cause);
+	}
+	log_init(opts.o_log_level, opts.o_log_format, STDERR_FILENO);
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	main_raise_nofile(&opts);
+
+	/* Every thread started from here on inherits these signals blocked. */
+	sigemptyset(&set);
+	for (i = 0; i < MAIN_NSIGNALS; i++)
+		sigaddset(&set, main_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (server_open(&m.m_server, &opts, &cause) == -1 ||
+	    (pw != NULL && main_drop_privileges(pw, &cause) == -1) ||
+	    (m.m_base = event_base_new()) == NULL ||
+	    server_start(&m.m_server, &cause) == -1) {
+		fprintf(stderr, "mpserver: %s\n", cause != NULL ? cause :
+		    "cannot start");
+		free(cause);
+		if (m.m_server.sv_channels != NULL) {
+			server_shutdown(&m.m_server);
+			server_free(&m.m_server);
+		}
+		if (m.m_base != NULL)
+			event_base_free(m.m_base);
+		options_free(&opts);
+		return 1;
+	}
+	main_announce(&m.m_server);
+	main_loop(&m);
+
+	/* Listeners are closed and clients drained or cut: join and free. */
+	server_wait(&m.m_server, -1);
+	server_free(&m.m_server);
+	event_base_free(m.m_base);
+	log_msg(LOG_INFO, "stop", "all threads joined, exiting");
+	options_free(&opts);
+	libevent_global_shutdown();
+	return 0;
+}

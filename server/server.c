@@ -1,0 +1,271 @@
+/* The server: its channels, its clients, start-up and ordered shutdown. */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "client.h"
+#include "server.h"
+#include "service.h"
+
+static void
+server_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+int
+server_open(struct server *sv, const struct options *opts, char **cause)
+{
+	const struct portlist *pl = &opts->o_ports;
+	size_t i;
+
+	memset(sv, 0, sizeof *sv);
+	sv->sv_opts = opts;
+	clock_gettime(CLOCK_MONOTONIC, &sv->sv_started);
+	pthread_mutex_init(&sv->sv_lock, NULL);
+	server_cond_init(&sv->sv_cond);
+	TAILQ_INIT(&sv->sv_clients);
+	admit_init(&sv->sv_admit, opts);
+	workers_init(&sv->sv_workers, client_run);
+	atomic_init(&sv->sv_next_conn, 1);
+	if ((sv->sv_channels = calloc(pl->pl_count, sizeof *sv->sv_channels)) ==
+	    NULL) {
+		*cause = strdup("out of memory");
+		return -1;
+	}
+	for (i = 0; i < pl->pl_count; i++) {
+		struct channel *ch = &sv->sv_channels[i];
+
+		ch->ch_server = sv;
+		ch->ch_index = i;
+		ch->ch_service = &service_table[pl->pl_items[i].ps_service];
+		if (channel_open(ch, &opts->o_addr, opts->o_addrlen,
+		    pl->pl_items[i].ps_port, cause) == -1) {
+			/* All or nothing: what was bound is closed again. */
+			sv->sv_nchannels = i;
+			server_free(sv);
+			return -1;
+		}
+		sv->sv_nchannels = i + 1;
+	}
+	return 0;
+}
+
+int
+server_start(struct server *sv, char **cause)
+{
+	size_t i;
+
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		if (channel_start(&sv->sv_channels[i], cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct client *
+server_client_new(struct server *sv, struct channel *ch, int fd,
+    const struct sockaddr *peer, socklen_t peerlen, int *reason)
+{
+	struct admit_key key;
+	struct client *cl;
+
+	if ((*reason = admit_acl(sv->sv_opts, peer)) != REJECT_NONE)
+		return NULL;
+	admit_key(peer, &key);
+	if ((cl = calloc(1, sizeof *cl)) == NULL) {
+		*reason = REJECT_RESOURCES;
+		return NULL;
+	}
+	pthread_mutex_lock(&sv->sv_lock);
+	*reason = admit_take(&sv->sv_admit, &key);
+	if (*reason == REJECT_NONE)
+		TAILQ_INSERT_TAIL(&sv->sv_clients, cl, cl_entry);
+	pthread_mutex_unlock(&sv->sv_lock);
+	if (*reason != REJECT_NONE) {
+		free(cl);
+		return NULL;
+	}
+	cl->cl_server = sv;
+	cl->cl_channel = ch;
+	cl->cl_fd = fd;
+	cl->cl_key = key;
+	cl->cl_id = atomic_fetch_add(&sv->sv_next_conn, 1);
+	memcpy(&cl->cl_peer, peer, peerlen);
+	netaddr_canonical(&cl->cl_peer, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
+	stats_add(ch->ch_stats.cs_active, 1);
+	return cl;
+}
+
+/* Forget cl; with close_fd the socket goes too. */
+static void
+server_client_forget(struct server *sv, struct client *cl, bool close_fd)
+{
+	stats_sub(cl->cl_channel->ch_stats.cs_active, 1);
+	pthread_mutex_lock(&sv->sv_lock);
+	TAILQ_REMOVE(&sv->sv_clients, cl, cl_entry);
+	admit_release(&sv->sv_admit, &cl->cl_key);
+	/* Closed under the lock, so shutdown never touches a reused number. */
+	if (close_fd)
+		close(cl->cl_fd);
+	if (TAILQ_EMPTY(&sv->sv_clients) && atomic_load(&sv->sv_stopping)) {
+		pthread_cond_broadcast(&sv->sv_cond);
+		if (sv->sv_drained_cb != NULL)
+			sv->sv_drained_cb(sv->sv_drained_arg);
+	}
+	pthread_mutex_unlock(&sv->sv_lock);
+	free(cl);
+}
+
+void
+server_client_done(struct server *sv, struct client *cl)
+{
+	server_client_forget(sv, cl, true);
+}
+
+void
+server_client_abort(struct server *sv, struct client *cl)
+{
+	server_client_forget(sv, cl, false);
+}
+
+void
+server_shutdown(struct server *sv)
+{
+	struct client *cl;
+	size_t i;
+
+	/* 1. Listeners first: the ports are free and nobody new comes in. */
+	for (i = 0; i < sv->sv_nchannels; i++)
+		channel_stop(&sv->sv_channels[i]);
+	/* 2. Wake clients blocked in a read; what they already sent stays readable. */
+	pthread_mutex_lock(&sv->sv_lock);
+	atomic_store(&sv->sv_stopping, true);
+	TAILQ_FOREACH(cl, &sv->sv_clients, cl_entry)
+		shutdown(cl->cl_fd, SHUT_RD);
+	if (TAILQ_EMPTY(&sv->sv_clients) && sv->sv_drained_cb != NULL)
+		sv->sv_drained_cb(sv->sv_drained_arg);
+	pthread_mutex_unlock(&sv->sv_lock);
+}
+
+void
+server_force(struct server *sv)
+{
+	struct client *cl;
+
+	pthread_mutex_lock(&sv->sv_lock);
+	atomic_store(&sv->sv_stopping, true);
+	atomic_store(&sv->sv_forced, true);
+	TAILQ_FOREACH(cl, &sv->sv_clients, cl_entry)
+		shutdown(cl->cl_fd, SHUT_RDWR);
+	pthread_cond_broadcast(&sv->sv_cond);	/* ends every SLEEP */
+	pthread_mutex_unlock(&sv->sv_lock);
+}
+
+static void
+server_deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+bool
+server_wait(struct server *sv, long ms)
+{
+	struct timespec deadline;
+	bool drained;
+	int rc = 0;
+
+	server_deadline(&deadline, ms < 0 ? 0 : ms);
+	pthread_mutex_lock(&sv->sv_lock);
+	while (!TAILQ_EMPTY(&sv->sv_clients) && rc != ETIMEDOUT) {
+		if (ms < 0)
+			pthread_cond_wait(&sv->sv_cond, &sv->sv_lock);
+		else
+			rc = pthread_cond_timedwait(&sv->sv_cond, &sv->sv_lock,
+			    &deadline);
+	}
+	drained = TAILQ_EMPTY(&sv->sv_clients);
+	pthread_mutex_unlock(&sv->sv_lock);
+	return drained;
+}
+
+bool
+server_sleep(struct server *sv, long ms)
+{
+	struct timespec deadline;
+	int rc = 0;
+
+	server_deadline(&deadline, ms);
+	pthread_mutex_lock(&sv->sv_lock);
+	while (!atomic_load(&sv->sv_forced) && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&sv->sv_cond, &sv->sv_lock,
+		    &deadline);
+	pthread_mutex_unlock(&sv->sv_lock);
+	return rc == ETIMEDOUT;
+}
+
+void
+server_free(struct server *sv)
+{
+	size_t i;
+
+	/* Listeners are stopped; every client has left; now the threads. */
+	for (i = 0; i < sv->sv_nchannels; i++)
+		channel_stop(&sv->sv_channels[i]);
+	workers_free(&sv->sv_workers);
+	for (i = 0; i < sv->sv_nchannels; i++)
+		channel_free(&sv->sv_channels[i]);
+	free(sv->sv_channels);
+	admit_free(&sv->sv_admit);
+	pthread_cond_destroy(&sv->sv_cond);
+	pthread_mutex_destroy(&sv->sv_lock);
+	memset(sv, 0, sizeof *sv);
+}
+
+void
+server_stop(struct server *sv)
+{
+	server_shutdown(sv);
+	if (!server_wait(sv, (long)sv->sv_opts->o_shutdown_grace * 1000)) {
+		server_force(sv);
+		server_wait(sv, -1);
+	}
+	server_free(sv);
+}
+
+unsigned
+server_active_clients(struct server *sv)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&sv->sv_lock);
+	n = sv->sv_admit.ad_active;
+	pthread_mutex_unlock(&sv->sv_lock);
+	return n;
+}
+
+double
+server_uptime(const struct server *sv)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - sv->sv_started.tv_sec) +
+	    (double)(now.tv_nsec - sv->sv_started.tv_nsec) / 1e9;
+}
