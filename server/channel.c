@@ -151,6 +151,14 @@ channel_refuse_drain(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+channel_count_refusal(struct channel *ch, const struct sockaddr *peer,
+    int reason)
+{
+	stats_add(ch->ch_stats.cs_rejected[reason], 1);
+	channel_log_reject(ch, peer, reason);
+}
+
+void
 channel_refuse(struct channel *ch, int fd, const struct sockaddr *peer,
     int reason)
 {
@@ -158,8 +166,7 @@ channel_refuse(struct channel *ch, int fd, const struct sockaddr *peer,
 	struct timeval tv = { .tv_sec = CHANNEL_REFUSE_LINGER_S };
 	struct refusal *rf;
 
-	stats_add(ch->ch_stats.cs_rejected[reason], 1);
-	channel_log_reject(ch, peer, reason);
+	channel_count_refusal(ch, peer, reason);
 	if (reason == REJECT_ACL || reply == NULL) {
 		close(fd);
 		return;

@@ -20,6 +20,7 @@ struct event_base;
 struct evconnlistener;
 struct evhttp;
 struct refusal;
+struct metrics;
 
 struct channel {
 	struct server		*ch_server;
@@ -34,6 +35,7 @@ struct channel {
 	struct event_base	*ch_base;
 	struct evconnlistener	*ch_listener;
 	struct evhttp		*ch_http;	/* metrics service only */
+	struct metrics		*ch_metrics;	/* its connections */
 	struct event		*ch_resume;	/* re-enables accept after a pause */
 	struct event		*ch_stop;	/* activated to end the thread */
 	LIST_HEAD(, refusal)	 ch_refusals;	/* replies to refused clients */
@@ -51,7 +53,10 @@ int	channel_start(struct channel *ch, char **cause);
 /* Stop the listener thread and close the listening socket. */
 void	channel_stop(struct channel *ch);
 void	channel_free(struct channel *ch);
-/* Count, log (rate-limited) and close a refused client; on the channel's thread. */
+/* Count and log (rate-limited) a refusal; on the channel's thread. */
+void	channel_count_refusal(struct channel *ch, const struct sockaddr *peer,
+	    int reason);
+/* The same, then close the client, after its busy reply if the service has one. */
 void	channel_refuse(struct channel *ch, int fd, const struct sockaddr *peer,
 	    int reason);
 

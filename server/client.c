@@ -170,7 +170,7 @@ client_set_timeouts(struct client *cl)
 	setsockopt(cl->cl_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-static void
+void
 client_log(struct client *cl, const char *event)
 {
 	struct logline l;

@@ -69,5 +69,7 @@ bool	client_stopping(const struct client *cl);
  */
 void	client_mark_partial(struct client *cl, bool partial);
 void	client_set_reason(struct client *cl, const char *reason);
+/* The accept or close line of the log, with the fields of SPEC 2. */
+void	client_log(struct client *cl, const char *event);
 
 #endif

@@ -45,7 +45,7 @@ command_ports(struct client *cl, struct evbuffer *out)
 	for (i = 0; i < sv->sv_nchannels; i++) {
 		struct channel *ch = &sv->sv_channels[i];
 
-		evbuffer_add_printf(out, "211-%u %s active=%u accepted=%llu\r\n",
+		evbuffer_add_printf(out, "211-%u %s active=%llu accepted=%llu\r\n",
 		    ch->ch_port, ch->ch_service->svc_name,
 		    stats_get(ch->ch_stats.cs_active),
 		    stats_get(ch->ch_stats.cs_accepted));

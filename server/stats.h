@@ -18,7 +18,7 @@ extern const char *const reject_reason_names[REJECT_NREASONS];
 /* Relaxed atomics: readers (PORTS, STATS, /metrics) want totals, not order. */
 struct channel_stats {
 	atomic_ullong	cs_accepted;
-	atomic_uint	cs_active;
+	atomic_ullong	cs_active;
 	atomic_ullong	cs_rejected[REJECT_NREASONS];
 	atomic_ullong	cs_bytes_in;
 	atomic_ullong	cs_bytes_out;
