@@ -1,4 +1,6 @@
 /* inetd's internal services: echo, discard, chargen, daytime, time (RFCs 862-868). */
+#include <sys/socket.h>
+
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #define CHARGEN_RING	95	/* printable ASCII from space to tilde */
 #define CHARGEN_WIDTH	72
 #define CHARGEN_LINE	(CHARGEN_WIDTH + 2)
+#define CHARGEN_SNDBUF	(64 * 1024)
 #define EPOCH_1900	2208988800LL	/* 1900-01-01 to 1970-01-01 in seconds */
 
 /* RFC 862: every byte back, until the client closes. */
@@ -64,6 +67,10 @@ chargen_ring_init(void)
 void
 service_chargen(struct client *cl)
 {
+	/* A client that stops reading holds this much, not tcp_wmem's maximum. */
+	int sndbuf = CHARGEN_SNDBUF;
+
+	setsockopt(cl->cl_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	pthread_once(&chargen_once, chargen_ring_init);
 	while (!client_stopping(cl)) {
 		if (client_write(cl, chargen_ring, sizeof chargen_ring) == -1)
