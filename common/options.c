@@ -87,7 +87,7 @@ options_defaults(struct options *o)
 	o->o_log_format = LOG_FORMAT_TEXT;
 }
 
-static int
+static int __attribute__((format(printf, 2, 3)))
 options_fail(char **cause, const char *fmt, ...)
 {
 	va_list ap;

@@ -7,7 +7,7 @@
 #include "numparse.h"
 #include "portspec.h"
 
-static int
+static int __attribute__((format(printf, 2, 3)))
 portspec_fail(char **cause, const char *fmt, ...)
 {
 	va_list ap;

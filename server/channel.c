@@ -285,6 +285,7 @@ channel_main(void *arg)
 {
 	struct channel *ch = arg;
 
+	pthread_setname_np(pthread_self(), "mp-listener");
 	event_base_dispatch(ch->ch_base);
 	return NULL;
 }

@@ -65,6 +65,7 @@ worker_main(void *arg)
 	struct workers *wp = w->w_pool;
 	struct client *cl;
 
+	pthread_setname_np(pthread_self(), "mp-handler");
 	pthread_mutex_lock(&wp->wp_lock);
 	for (;;) {
 		cl = w->w_client;

@@ -39,7 +39,7 @@ bool	 itest_silent(int fd, int timeout_ms);
 /* Poll a condition every few milliseconds, for at most timeout_ms. */
 bool	 itest_eventually(bool (*cond)(struct itest *), struct itest *t,
 	    int timeout_ms);
-/* Descriptors and threads of this process, from /proc/self. */
+/* Descriptors of this process and the server's threads, from /proc/self. */
 int	 itest_count_fds(void);
 int	 itest_count_threads(void);
 /* A cmd round trip: send line (with "\r\n"), return the first reply line. */
