@@ -136,8 +136,8 @@ cidr_parse(const char *s, struct cidr *c, char **cause)
 
 	*cause = NULL;
 	memset(c, 0, sizeof *c);
-	if (strlen(s) >= sizeof addr + 4)
-		return cidr_fail(cause, "invalid CIDR", s);
+	if (strcspn(s, "/") >= sizeof addr)
+		return cidr_fail(cause, "invalid CIDR address in", s);
 	snprintf(addr, sizeof addr, "%.*s", (int)strcspn(s, "/"), s);
 	slash = strchr(s, '/');
 	if (inet_pton(AF_INET, addr, c->c_addr) == 1)

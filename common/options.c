@@ -220,10 +220,12 @@ options_parse(int argc, char **argv, const char *const *services,
 	    NULL)) != -1) {
 		token = argv[optind - 1];
 		if (ch == '?') {
-			if (optopt != 0)
+			/* optopt is a short option's letter, or a long one's code. */
+			if (optopt > 0 && optopt < 128 && strncmp(token, "--", 2) != 0)
 				return options_fail(cause, "unknown option "
 				    "\"-%c\"", optopt);
-			return options_fail(cause, "unknown option \"%s\"", token);
+			return options_fail(cause, "%s option \"%s\"", optopt != 0 ?
+			    "bad use of" : "unknown", token);
 		}
 		if (ch == ':')
 			return options_fail(cause, "option \"%s\" needs a value",
