@@ -86,6 +86,32 @@ fail:
 	return channel_fail(cause, ch->ch_name, error);
 }
 
+int
+channel_adopt(struct channel *ch, int fd, char **cause)
+{
+	struct sockaddr_storage bound;
+	socklen_t len = sizeof bound;
+	int listening = 0, type = 0;
+	socklen_t optlen = sizeof listening;
+
+	if (getsockname(fd, (struct sockaddr *)&bound, &len) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == -1 ||
+	    (optlen = sizeof type, getsockopt(fd, SOL_SOCKET, SO_TYPE, &type,
+	    &optlen)) == -1 || !listening || type != SOCK_STREAM ||
+	    (bound.ss_family != AF_INET && bound.ss_family != AF_INET6)) {
+		if (asprintf(cause, "inherited descriptor %d is not a listening "
+		    "TCP socket", fd) == -1)
+			*cause = NULL;
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	ch->ch_fd = fd;
+	ch->ch_port = netaddr_port((struct sockaddr *)&bound);
+	netaddr_format((struct sockaddr *)&bound, ch->ch_name,
+	    sizeof ch->ch_name);
+	return 0;
+}
+
 /* At most one line per reason and second; the rest are counted in it. */
 static bool
 channel_log_due(struct channel *ch, int slot, unsigned long *suppressed)

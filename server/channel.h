@@ -49,6 +49,8 @@ struct channel {
 /* Create, bind and listen; -1 with *cause naming address, port and reason. */
 int	channel_open(struct channel *ch, const struct sockaddr_storage *addr,
 	    socklen_t addrlen, uint16_t port, char **cause);
+/* Take over a listening socket passed by systemd instead of binding one. */
+int	channel_adopt(struct channel *ch, int fd, char **cause);
 int	channel_start(struct channel *ch, char **cause);
 /* Stop the listener thread and close the listening socket. */
 void	channel_stop(struct channel *ch);

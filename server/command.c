@@ -56,33 +56,21 @@ command_ports(struct client *cl, struct evbuffer *out)
 static void
 command_stats(struct client *cl, struct evbuffer *out)
 {
-	struct server *sv = cl->cl_server;
-	unsigned long long accepted = 0, in = 0, bytes_out = 0;
-	unsigned long long rejected[REJECT_NREASONS] = { 0 };
-	size_t i;
+	struct server_totals t;
 	int r;
 
-	for (i = 0; i < sv->sv_nchannels; i++) {
-		struct channel_stats *cs = &sv->sv_channels[i].ch_stats;
-
-		accepted += stats_get(cs->cs_accepted);
-		in += stats_get(cs->cs_bytes_in);
-		bytes_out += stats_get(cs->cs_bytes_out);
-		for (r = 0; r < REJECT_NREASONS; r++)
-			rejected[r] += stats_get(cs->cs_rejected[r]);
-	}
-	evbuffer_add_printf(out, "211-uptime_s=%.0f\r\n", server_uptime(sv));
-	evbuffer_add_printf(out, "211-clients_active=%u\r\n",
-	    server_active_clients(sv));
+	server_totals(cl->cl_server, &t);
+	evbuffer_add_printf(out, "211-uptime_s=%.0f\r\n", t.uptime_s);
+	evbuffer_add_printf(out, "211-clients_active=%u\r\n", t.clients_active);
 	evbuffer_add_printf(out, "211-handler_threads=%u\r\n",
-	    workers_count(&sv->sv_workers));
-	evbuffer_add_printf(out, "211-channels=%zu\r\n", sv->sv_nchannels);
-	evbuffer_add_printf(out, "211-accepted=%llu\r\n", accepted);
+	    t.handler_threads);
+	evbuffer_add_printf(out, "211-channels=%zu\r\n", t.channels);
+	evbuffer_add_printf(out, "211-accepted=%llu\r\n", t.accepted);
 	for (r = 0; r < REJECT_NREASONS; r++)
 		evbuffer_add_printf(out, "211-rejected_%s=%llu\r\n",
-		    reject_reason_names[r], rejected[r]);
-	evbuffer_add_printf(out, "211-bytes_in=%llu\r\n", in);
-	evbuffer_add_printf(out, "211-bytes_out=%llu\r\n", bytes_out);
+		    reject_reason_names[r], t.rejected[r]);
+	evbuffer_add_printf(out, "211-bytes_in=%llu\r\n", t.bytes_in);
+	evbuffer_add_printf(out, "211-bytes_out=%llu\r\n", t.bytes_out);
 	evbuffer_add_printf(out, "211 end\r\n");
 }
 

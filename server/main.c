@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "activation.h"
 #include "channel.h"
 #include "log.h"
 #include "options.h"
@@ -70,7 +71,7 @@ main_drop_privileges(const struct passwd *pw, char **cause)
 }
 
 static void
-main_announce(struct server *sv)
+main_announce(struct server *sv, int inherited)
 {
 	struct logline l;
 	size_t i;
@@ -83,6 +84,8 @@ main_announce(struct server *sv)
 		if (!log_enabled(LOG_INFO))
 			continue;
 		log_begin(&l, LOG_INFO, "listen");
+		if (inherited > 0)
+			log_str(&l, "from", "systemd");
 		log_str(&l, "addr", ch->ch_name);
 		log_uint(&l, "port", ch->ch_port);
 		log_str(&l, "service", ch->ch_service->svc_name);
@@ -90,12 +93,38 @@ main_announce(struct server *sv)
 	}
 	printf("ready %zu channels\n", sv->sv_nchannels);
 	fflush(stdout);
+	activation_notify("READY=1");
 	if (log_enabled(LOG_INFO)) {
 		log_begin(&l, LOG_INFO, "ready");
 		log_uint(&l, "channels", sv->sv_nchannels);
 		log_str(&l, "version", MPSERVER_VERSION);
 		log_end(&l);
 	}
+}
+
+/* SIGUSR1: the STATS block, as one log line. */
+static void
+main_log_stats(struct server *sv)
+{
+	struct server_totals t;
+	struct logline l;
+	char key[32];
+	int r;
+
+	server_totals(sv, &t);
+	log_begin(&l, LOG_INFO, "stats");
+	log_uint(&l, "uptime_s", (unsigned long long)t.uptime_s);
+	log_uint(&l, "clients_active", t.clients_active);
+	log_uint(&l, "handler_threads", t.handler_threads);
+	log_uint(&l, "channels", t.channels);
+	log_uint(&l, "accepted", t.accepted);
+	for (r = 0; r < REJECT_NREASONS; r++) {
+		snprintf(key, sizeof key, "rejected_%s", reject_reason_names[r]);
+		log_uint(&l, key, t.rejected[r]);
+	}
+	log_uint(&l, "bytes_in", t.bytes_in);
+	log_uint(&l, "bytes_out", t.bytes_out);
+	log_end(&l);
 }
 
 static void
@@ -139,9 +168,14 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct timeval tv = { 0, 0 };
 
 	(void)what;
-	if (sig == SIGHUP || sig == SIGUSR1) {
-		log_msg(LOG_INFO, "signal", "%s ignored: nothing to reload",
-		    strsignal((int)sig));
+	if (sig == SIGUSR1) {
+		main_log_stats(&m->m_server);
+		return;
+	}
+	if (sig == SIGHUP) {
+		/* No configuration file to reread: the command line is the config. */
+		log_msg(LOG_INFO, "signal", "SIGHUP ignored: nothing to reload; "
+		    "restart to change the command line");
 		return;
 	}
 	if (m->m_signals++ > 0) {
@@ -151,6 +185,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_msg(LOG_INFO, "shutdown", "%s: closing listeners, %u clients "
 	    "get %u s", strsignal((int)sig), server_active_clients(
 	    &m->m_server), m->m_server.sv_opts->o_shutdown_grace);
+	activation_notify("STOPPING=1");
 	tv.tv_sec = m->m_server.sv_opts->o_shutdown_grace;
 	evtimer_add(m->m_grace, &tv);
 	server_shutdown(&m->m_server);
@@ -202,6 +237,8 @@ main(int argc, char **argv)
 {
 	static struct main_ctx m;
 	struct passwd *pw = NULL;
+	int *inherited = NULL, ninherited = 0;
+	char **names = NULL;
 	struct options opts;
 	char *cause = NULL;
 	sigset_t set;
@@ -238,7 +275,10 @@ main(int argc, char **argv)
 		sigaddset(&set, main_signals[i]);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	if (server_open(&m.m_server, &opts, &cause) == -1 ||
+	if ((ninherited = activation_listen_fds(&inherited, &names, &cause)) ==
+	    -1 ||
+	    server_open_inherited(&m.m_server, &opts, inherited, ninherited,
+	    &cause) == -1 ||
 	    (pw != NULL && main_drop_privileges(pw, &cause) == -1) ||
 	    (m.m_base = event_base_new()) == NULL ||
 	    server_start(&m.m_server, &cause) == -1) {
@@ -251,10 +291,15 @@ main(int argc, char **argv)
 		}
 		if (m.m_base != NULL)
 			event_base_free(m.m_base);
+		activation_free(inherited, names, ninherited);
 		options_free(&opts);
 		return 1;
 	}
-	main_announce(&m.m_server);
+	if (ninherited > 0)
+		log_msg(LOG_INFO, "activation", "adopted %d listening sockets "
+		    "from systemd instead of binding", ninherited);
+	activation_free(inherited, names, ninherited);
+	main_announce(&m.m_server, ninherited);
 	main_loop(&m);
 
 	/* Listeners are closed and clients drained or cut: join and free. */

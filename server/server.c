@@ -2,6 +2,8 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +27,79 @@ server_cond_init(pthread_cond_t *cond)
 int
 server_open(struct server *sv, const struct options *opts, char **cause)
 {
+	return server_open_inherited(sv, opts, NULL, 0, cause);
+}
+
+static int __attribute__((format(printf, 2, 3)))
+server_fail(char **cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) == -1)
+		*cause = NULL;
+	va_end(ap);
+	return -1;
+}
+
+/*
+ * Inherited sockets are matched to channels by the port they are bound to;
+ * every channel needs one and every one needs a channel. On failure the
+ * sockets not yet adopted are closed here, the adopted ones by server_free.
+ */
+static int
+server_match_inherited(struct server *sv, const int *fds, int nfds,
+    char **cause)
+{
+	struct channel *probes;
+	size_t i;
+	int k, rc = -1;
+
+	if ((probes = calloc((size_t)nfds, sizeof *probes)) == NULL)
+		goto out;
+	for (k = 0; k < nfds; k++) {
+		if (channel_adopt(&probes[k], fds[k], cause) == -1)
+			goto out;
+	}
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		uint16_t want = sv->sv_opts->o_ports.pl_items[i].ps_port;
+
+		for (k = 0; k < nfds; k++) {
+			if (want != 0 && probes[k].ch_fd != -1 &&
+			    probes[k].ch_port == want)
+				break;
+		}
+		if (k == nfds) {
+			server_fail(cause, "socket activation: no "
+			    "inherited socket for port %u%s", want, want == 0 ?
+			    " (port 0 cannot be matched)" : "");
+			goto out;
+		}
+		channel_adopt(&sv->sv_channels[i], fds[k], cause);
+		probes[k].ch_fd = -1;
+	}
+	for (k = 0; k < nfds; k++) {
+		if (probes[k].ch_fd != -1) {
+			server_fail(cause, "socket activation: "
+			    "inherited socket on port %u (%s) matches no channel",
+			    probes[k].ch_port, probes[k].ch_name);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (k = 0; rc == -1 && k < nfds; k++) {
+		if (probes == NULL || probes[k].ch_fd != -1)
+			close(fds[k]);
+	}
+	free(probes);
+	return rc;
+}
+
+int
+server_open_inherited(struct server *sv, const struct options *opts,
+    const int *fds, int nfds, char **cause)
+{
 	const struct portlist *pl = &opts->o_ports;
 	size_t i;
 
@@ -47,17 +122,25 @@ server_open(struct server *sv, const struct options *opts, char **cause)
 
 		ch->ch_server = sv;
 		ch->ch_index = i;
+		ch->ch_fd = -1;
 		ch->ch_service = &service_table[pl->pl_items[i].ps_service];
-		if (channel_open(ch, &opts->o_addr, opts->o_addrlen,
-		    pl->pl_items[i].ps_port, cause) == -1) {
-			/* All or nothing: what was bound is closed again. */
-			sv->sv_nchannels = i;
-			server_free(sv);
-			return -1;
-		}
-		sv->sv_nchannels = i + 1;
+	}
+	sv->sv_nchannels = pl->pl_count;
+	if (nfds > 0) {
+		if (server_match_inherited(sv, fds, nfds, cause) == -1)
+			goto fail;
+		return 0;
+	}
+	for (i = 0; i < pl->pl_count; i++) {
+		if (channel_open(&sv->sv_channels[i], &opts->o_addr,
+		    opts->o_addrlen, pl->pl_items[i].ps_port, cause) == -1)
+			goto fail;
 	}
 	return 0;
+fail:
+	/* All or nothing: what was bound is closed again. */
+	server_free(sv);
+	return -1;
 }
 
 int
@@ -247,6 +330,28 @@ server_stop(struct server *sv)
 		server_wait(sv, -1);
 	}
 	server_free(sv);
+}
+
+void
+server_totals(struct server *sv, struct server_totals *t)
+{
+	size_t i;
+	int r;
+
+	memset(t, 0, sizeof *t);
+	t->uptime_s = server_uptime(sv);
+	t->clients_active = server_active_clients(sv);
+	t->handler_threads = workers_count(&sv->sv_workers);
+	t->channels = sv->sv_nchannels;
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		struct channel_stats *cs = &sv->sv_channels[i].ch_stats;
+
+		t->accepted += stats_get(cs->cs_accepted);
+		t->bytes_in += stats_get(cs->cs_bytes_in);
+		t->bytes_out += stats_get(cs->cs_bytes_out);
+		for (r = 0; r < REJECT_NREASONS; r++)
+			t->rejected[r] += stats_get(cs->cs_rejected[r]);
+	}
 }
 
 unsigned

@@ -46,6 +46,9 @@ struct server {
 
 /* Bind and listen on every channel, or on none: -1 and *cause (freed by caller). */
 int	server_open(struct server *sv, const struct options *opts, char **cause);
+/* The same with sockets inherited from systemd instead of binding. */
+int	server_open_inherited(struct server *sv, const struct options *opts,
+	    const int *fds, int nfds, char **cause);
 /* Start a listener thread per channel. */
 int	server_start(struct server *sv, char **cause);
 /* Close every listener (ports are free on return) and wake idle clients. */
@@ -69,6 +72,20 @@ struct client *server_client_new(struct server *sv, struct channel *ch,
 void	server_client_done(struct server *sv, struct client *cl);
 /* Its thread could not start: release the slot, leave the socket open. */
 void	server_client_abort(struct server *sv, struct client *cl);
+
+/* Server-wide totals, for STATS and SIGUSR1. */
+struct server_totals {
+	double			uptime_s;
+	unsigned		clients_active;
+	unsigned		handler_threads;
+	size_t			channels;
+	unsigned long long	accepted;
+	unsigned long long	rejected[REJECT_NREASONS];
+	unsigned long long	bytes_in;
+	unsigned long long	bytes_out;
+};
+
+void	server_totals(struct server *sv, struct server_totals *t);
 
 /* Sleep ms, or less if the server is forced down; false if cut short. */
 bool	server_sleep(struct server *sv, long ms);
