@@ -228,6 +228,7 @@ channel_pause(struct channel *ch, const char *why)
 	struct logline l;
 
 	evconnlistener_disable(ch->ch_listener);
+	stats_add(ch->ch_stats.cs_pauses, 1);
 	ch->ch_pause_ms = ch->ch_pause_ms == 0 ? CHANNEL_PAUSE_MIN_MS :
 	    ch->ch_pause_ms * 2;
 	if (ch->ch_pause_ms > CHANNEL_PAUSE_MAX_MS)

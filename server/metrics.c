@@ -161,6 +161,9 @@ metrics_render(struct server *sv, struct evbuffer *out)
 	metrics_counter(out, sv, "mpserver_bytes_sent_total", "counter",
 	    "Bytes written to clients.",
 	    offsetof(struct channel_stats, cs_bytes_out));
+	metrics_counter(out, sv, "mpserver_accept_pauses_total", "counter",
+	    "Times accepting paused for lack of descriptors or threads.",
+	    offsetof(struct channel_stats, cs_pauses));
 	metrics_family(out, "mpserver_handler_threads", "gauge",
 	    "Handler threads alive, busy or parked.");
 	evbuffer_add_printf(out, "mpserver_handler_threads %u\n",

@@ -22,6 +22,7 @@ struct channel_stats {
 	atomic_ullong	cs_rejected[REJECT_NREASONS];
 	atomic_ullong	cs_bytes_in;
 	atomic_ullong	cs_bytes_out;
+	atomic_ullong	cs_pauses;	/* accept paused: out of fds or threads */
 };
 
 #define stats_add(field, n) \
