@@ -3,7 +3,8 @@
 set -eu
 
 packages="build-essential cmake pkg-config libevent-dev check clang
-libclang-rt-dev netcat-openbsd curl prometheus valgrind procps python3"
+libclang-rt-dev netcat-openbsd curl prometheus valgrind procps python3
+systemd"
 
 missing=""
 for p in $packages; do
