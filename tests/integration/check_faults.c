@@ -48,6 +48,12 @@ nobody_active(struct itest *t)
 	return server_active_clients(&t->t_server) == 0;
 }
 
+static bool
+paused(struct itest *t)
+{
+	return stats_get(itest_channel(t, 0)->ch_stats.cs_pauses) > 0;
+}
+
 START_TEST(no_thread_refuses_one_client)
 {
 	struct itest t;
@@ -67,6 +73,8 @@ START_TEST(no_thread_refuses_one_client)
 	    1);
 	ck_assert_uint_eq(stats_get(ch->ch_stats.cs_accepted), 0);
 	ck_assert_uint_eq(stats_get(ch->ch_stats.cs_active), 0);
+	/* The pause follows the reply, on the listener's thread. */
+	ck_assert(itest_eventually(paused, &t, ITEST_TIMEOUT_MS));
 	ck_assert_uint_eq(stats_get(ch->ch_stats.cs_pauses), 1);
 	ck_assert_uint_eq(server_active_clients(&t.t_server), 0);
 	/* After the back-off the next client is served as usual. */
@@ -80,12 +88,6 @@ START_TEST(no_thread_refuses_one_client)
 	itest_stop(&t);
 }
 END_TEST
-
-static bool
-paused(struct itest *t)
-{
-	return stats_get(itest_channel(t, 0)->ch_stats.cs_pauses) > 0;
-}
 
 static double
 cpu_seconds(void)
