@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cause.h"
 #include "netaddr.h"
 #include "numparse.h"
 
@@ -24,10 +25,8 @@ netaddr_resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
 	if ((error = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-		if (asprintf(cause, "cannot resolve bind address \"%s\": %s",
-		    host, gai_strerror(error)) == -1)
-			*cause = NULL;
-		return -1;
+		return cause_set(cause, "cannot resolve bind address \"%s\": %s",
+		    host, gai_strerror(error));
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len = res->ai_addrlen;
@@ -121,9 +120,7 @@ cidr_mask(struct cidr *c)
 static int
 cidr_fail(char **cause, const char *what, const char *s)
 {
-	if (asprintf(cause, "%s \"%s\"", what, s) == -1)
-		*cause = NULL;
-	return -1;
+	return cause_set(cause, "%s \"%s\"", what, s);
 }
 
 int

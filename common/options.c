@@ -1,9 +1,9 @@
 /* The command line: options and port specifications (SPEC 1). */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cause.h"
 #include "log.h"
 #include "numparse.h"
 #include "options.h"
@@ -87,18 +87,6 @@ options_defaults(struct options *o)
 	o->o_log_format = LOG_FORMAT_TEXT;
 }
 
-static int __attribute__((format(printf, 2, 3)))
-options_fail(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-	return OPTIONS_ERROR;
-}
-
 static int
 options_number(const char *name, const char *arg, long long min, long long max,
     unsigned *out, char **cause)
@@ -107,7 +95,7 @@ options_number(const char *name, const char *arg, long long min, long long max,
 	long long v;
 
 	if (num_parse(arg, min, max, &v, &errstr) == -1)
-		return options_fail(cause, "%s value \"%s\" is %s (%lld-%lld)",
+		return cause_set(cause, "%s value \"%s\" is %s (%lld-%lld)",
 		    name, arg, errstr, min, max);
 	*out = (unsigned)v;
 	return 0;
@@ -121,7 +109,7 @@ options_cidr(const char *arg, struct cidr **list, size_t *n, char **cause)
 	if (cidr_parse(arg, &c, cause) == -1)
 		return OPTIONS_ERROR;
 	if ((grown = realloc(*list, (*n + 1) * sizeof *grown)) == NULL)
-		return options_fail(cause, "out of memory");
+		return cause_set(cause, "out of memory");
 	grown[(*n)++] = c;
 	*list = grown;
 	return 0;
@@ -143,7 +131,7 @@ options_word(const char *name, const char *arg, const char *const *words,
 		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
 		    i > 0 ? ", " : "", words[i]);
 	}
-	return options_fail(cause, "%s value \"%s\" is not one of %s", name, arg,
+	return cause_set(cause, "%s value \"%s\" is not one of %s", name, arg,
 	    list);
 }
 
@@ -202,7 +190,7 @@ options_one(int ch, const char *arg, struct options *o, char **cause)
 	case 'V':
 		return OPTIONS_VERSION;
 	}
-	return options_fail(cause, "unexpected option");
+	return cause_set(cause, "unexpected option");
 }
 
 int
@@ -222,13 +210,13 @@ options_parse(int argc, char **argv, const char *const *services,
 		if (ch == '?') {
 			/* optopt is a short option's letter, or a long one's code. */
 			if (optopt > 0 && optopt < 128 && strncmp(token, "--", 2) != 0)
-				return options_fail(cause, "unknown option "
+				return cause_set(cause, "unknown option "
 				    "\"-%c\"", optopt);
-			return options_fail(cause, "%s option \"%s\"", optopt != 0 ?
+			return cause_set(cause, "%s option \"%s\"", optopt != 0 ?
 			    "bad use of" : "unknown", token);
 		}
 		if (ch == ':')
-			return options_fail(cause, "option \"%s\" needs a value",
+			return cause_set(cause, "option \"%s\" needs a value",
 			    token);
 		if ((rc = options_one(ch, optarg, o, cause)) != 0)
 			return rc;
@@ -239,7 +227,7 @@ options_parse(int argc, char **argv, const char *const *services,
 			return OPTIONS_ERROR;
 	}
 	if (o->o_ports.pl_count == 0)
-		return options_fail(cause, "no PORTSPEC given (try --help)");
+		return cause_set(cause, "no PORTSPEC given (try --help)");
 	if (netaddr_resolve(o->o_bind, &o->o_addr, &o->o_addrlen, cause) == -1)
 		return OPTIONS_ERROR;
 	return OPTIONS_RUN;

@@ -4,20 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cause.h"
 #include "numparse.h"
 #include "portspec.h"
-
-static int __attribute__((format(printf, 2, 3)))
-portspec_fail(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-	return -1;
-}
 
 static int
 portspec_service(const char *name, const char *const *services)
@@ -58,9 +47,9 @@ portspec_port(const char *s, const char *item, long long *port, char **cause)
 	if (num_parse(s, 0, 65535, port, &errstr) == 0)
 		return 0;
 	if (strcmp(errstr, "invalid") == 0)
-		return portspec_fail(cause, "invalid port \"%s\" in \"%s\"", s,
+		return cause_set(cause, "invalid port \"%s\" in \"%s\"", s,
 		    item);
-	return portspec_fail(cause, "port \"%s\" out of range 0-65535 in \"%s\"",
+	return cause_set(cause, "port \"%s\" out of range 0-65535 in \"%s\"",
 	    s, item);
 }
 
@@ -71,17 +60,17 @@ portspec_add(struct portlist *pl, uint16_t port, int service, const char *item,
 	struct portspec *items;
 
 	if (pl->pl_count >= PORTSPEC_MAX_CHANNELS)
-		return portspec_fail(cause, "too many channels (at most %d) at \"%s\"",
+		return cause_set(cause, "too many channels (at most %d) at \"%s\"",
 		    PORTSPEC_MAX_CHANNELS, item);
 	if (port != 0) {
 		if (pl->pl_seen[port / 8] & (1u << (port % 8)))
-			return portspec_fail(cause, "port %u listed twice (\"%s\")",
+			return cause_set(cause, "port %u listed twice (\"%s\")",
 			    port, item);
 		pl->pl_seen[port / 8] |= 1u << (port % 8);
 	}
 	items = realloc(pl->pl_items, (pl->pl_count + 1) * sizeof *items);
 	if (items == NULL)
-		return portspec_fail(cause, "out of memory");
+		return cause_set(cause, "out of memory");
 	pl->pl_items = items;
 	items[pl->pl_count].ps_port = port;
 	items[pl->pl_count].ps_service = service;
@@ -100,12 +89,12 @@ portspec_item(char *item, const char *const *services, int default_service,
 
 	snprintf(orig, sizeof orig, "%s", item);
 	if (*item == '\0')
-		return portspec_fail(cause, "empty port item");
+		return cause_set(cause, "empty port item");
 	if ((colon = strchr(item, ':')) != NULL) {
 		*colon++ = '\0';
 		if ((service = portspec_service(colon, services)) == -1) {
 			list = portspec_service_list(services);
-			portspec_fail(cause, "unknown service \"%s\" in \"%s\" "
+			cause_set(cause, "unknown service \"%s\" in \"%s\" "
 			    "(services: %s)", colon, orig, list ? list : "?");
 			free(list);
 			return -1;
@@ -121,9 +110,9 @@ portspec_item(char *item, const char *const *services, int default_service,
 	if (dash != NULL && portspec_port(dash, orig, &hi, cause) == -1)
 		return -1;
 	if (lo > hi)
-		return portspec_fail(cause, "range \"%s\" runs backwards", orig);
+		return cause_set(cause, "range \"%s\" runs backwards", orig);
 	if (hi - lo + 1 + (long long)pl->pl_count > PORTSPEC_MAX_CHANNELS)
-		return portspec_fail(cause, "too many channels (at most %d) at \"%s\"",
+		return cause_set(cause, "too many channels (at most %d) at \"%s\"",
 		    PORTSPEC_MAX_CHANNELS, orig);
 	for (p = lo; p <= hi; p++) {
 		if (portspec_add(pl, (uint16_t)p, service, orig, cause) == -1)
@@ -141,14 +130,14 @@ portspec_parse(const char *arg, const char *const *services,
 
 	*cause = NULL;
 	if (*arg == '\0')
-		return portspec_fail(cause, "empty port specification \"\"");
+		return cause_set(cause, "empty port specification \"\"");
 	if ((copy = strdup(arg)) == NULL)
-		return portspec_fail(cause, "out of memory");
+		return cause_set(cause, "out of memory");
 	for (item = copy; item != NULL && rc == 0; item = next) {
 		if ((next = strchr(item, ',')) != NULL)
 			*next++ = '\0';
 		if (*item == '\0') {
-			rc = portspec_fail(cause, "empty item in port "
+			rc = cause_set(cause, "empty item in port "
 			    "specification \"%s\"", arg);
 			break;
 		}

@@ -21,6 +21,7 @@
 #endif
 
 #include "activation.h"
+#include "cause.h"
 #include "numparse.h"
 
 #define LISTEN_FDS_START 3	/* SD_LISTEN_FDS_START */
@@ -34,9 +35,7 @@ activation_listen_fds(int **fds, char ***names, char **cause)
 	*fds = NULL;
 	*names = NULL;
 	if ((n = sd_listen_fds_with_names(1, names)) < 0) {
-		if (asprintf(cause, "socket activation: %s", strerror(-n)) == -1)
-			*cause = NULL;
-		return -1;
+		return cause_set(cause, "socket activation: %s", strerror(-n));
 	}
 	if (n > 0 && (*fds = calloc((size_t)n, sizeof **fds)) == NULL)
 		return -1;
@@ -85,10 +84,8 @@ activation_listen_fds(int **fds, char ***names, char **cause)
 		return 0;
 	if (num_parse(pid, 1, 1LL << 31, &p, &errstr) == -1 ||
 	    num_parse(count, 0, 4096, &n, &errstr) == -1) {
-		if (asprintf(cause, "socket activation: bad LISTEN_PID \"%s\" "
-		    "or LISTEN_FDS \"%s\"", pid, count) == -1)
-			*cause = NULL;
-		return -1;
+		return cause_set(cause, "socket activation: bad LISTEN_PID "
+		    "\"%s\" or LISTEN_FDS \"%s\"", pid, count);
 	}
 	if ((pid_t)p != getpid())
 		return 0;	/* meant for another process */

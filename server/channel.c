@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "cause.h"
 #include "channel.h"
 #include "client.h"
 #include "log.h"
@@ -40,10 +41,8 @@ struct refusal {
 static int
 channel_fail(char **cause, const char *name, int error)
 {
-	if (asprintf(cause, "cannot listen on %s: %s", name,
-	    strerror(error)) == -1)
-		*cause = NULL;
-	return -1;
+	return cause_set(cause, "cannot listen on %s: %s", name,
+	    strerror(error));
 }
 
 int
@@ -99,10 +98,8 @@ channel_adopt(struct channel *ch, int fd, char **cause)
 	    (optlen = sizeof type, getsockopt(fd, SOL_SOCKET, SO_TYPE, &type,
 	    &optlen)) == -1 || !listening || type != SOCK_STREAM ||
 	    (bound.ss_family != AF_INET && bound.ss_family != AF_INET6)) {
-		if (asprintf(cause, "inherited descriptor %d is not a listening "
-		    "TCP socket", fd) == -1)
-			*cause = NULL;
-		return -1;
+		return cause_set(cause, "inherited descriptor %d is not a "
+		    "listening TCP socket", fd);
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	ch->ch_fd = fd;
@@ -351,10 +348,8 @@ channel_start(struct channel *ch, char **cause)
 	ch->ch_running = true;
 	return 0;
 fail:
-	if (asprintf(cause, "cannot start channel %s: %s", ch->ch_name,
-	    strerror(errno)) == -1)
-		*cause = NULL;
-	return -1;
+	return cause_set(cause, "cannot start channel %s: %s", ch->ch_name,
+	    strerror(errno));
 }
 
 void

@@ -15,6 +15,7 @@
 #include <event2/thread.h>
 
 #include "activation.h"
+#include "cause.h"
 #include "channel.h"
 #include "log.h"
 #include "options.h"
@@ -60,10 +61,8 @@ main_drop_privileges(const struct passwd *pw, char **cause)
 {
 	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
 	    setuid(pw->pw_uid) == -1) {
-		if (asprintf(cause, "cannot become user \"%s\": %s",
-		    pw->pw_name, strerror(errno)) == -1)
-			*cause = NULL;
-		return -1;
+		return cause_set(cause, "cannot become user \"%s\": %s",
+		    pw->pw_name, strerror(errno));
 	}
 	log_msg(LOG_INFO, "privileges", "running as user %s (uid %u, gid %u)",
 	    pw->pw_name, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
@@ -260,8 +259,7 @@ main(int argc, char **argv)
 	}
 	if (opts.o_user != NULL && (pw = getpwnam(opts.o_user)) == NULL) {
 		options_free(&opts);
-		if (asprintf(&cause, "unknown user \"%s\"", opts.o_user) == -1)
-			cause = NULL;
+		cause_set(&cause, "unknown user \"%s\"", opts.o_user);
 		return main_usage_error(cause);
 	}
 	log_init(opts.o_log_level, opts.o_log_format, STDERR_FILENO);

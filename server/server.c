@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "channel.h"
 #include "client.h"
 #include "server.h"
@@ -28,18 +29,6 @@ int
 server_open(struct server *sv, const struct options *opts, char **cause)
 {
 	return server_open_inherited(sv, opts, NULL, 0, cause);
-}
-
-static int __attribute__((format(printf, 2, 3)))
-server_fail(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-	return -1;
 }
 
 /*
@@ -70,7 +59,7 @@ server_match_inherited(struct server *sv, const int *fds, int nfds,
 				break;
 		}
 		if (k == nfds) {
-			server_fail(cause, "socket activation: no "
+			cause_set(cause, "socket activation: no "
 			    "inherited socket for port %u%s", want, want == 0 ?
 			    " (port 0 cannot be matched)" : "");
 			goto out;
@@ -80,7 +69,7 @@ server_match_inherited(struct server *sv, const int *fds, int nfds,
 	}
 	for (k = 0; k < nfds; k++) {
 		if (probes[k].ch_fd != -1) {
-			server_fail(cause, "socket activation: "
+			cause_set(cause, "socket activation: "
 			    "inherited socket on port %u (%s) matches no channel",
 			    probes[k].ch_port, probes[k].ch_name);
 			goto out;
