@@ -277,7 +277,6 @@ channel_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		channel_pause(ch, "no_thread");
 		return;
 	}
-	stats_add(ch->ch_stats.cs_accepted, 1);
 	ch->ch_pause_ms = 0;
 }
 
@@ -296,12 +295,39 @@ channel_accept_error(struct evconnlistener *lev, void *arg)
 		    strerror(error));
 }
 
+/*
+ * Clients the kernel has accepted but we have not are clients too: take
+ * them in before the listener closes, so a request already sent is answered.
+ */
+static void
+channel_drain_backlog(struct channel *ch)
+{
+	struct sockaddr_storage peer;
+	socklen_t len;
+	int lfd, fd, n;
+
+	if (ch->ch_listener == NULL || ch->ch_service->svc_http)
+		return;
+	lfd = evconnlistener_get_fd(ch->ch_listener);
+	for (n = 0; n < ch->ch_server->sv_opts->o_backlog; n++) {
+		len = sizeof peer;
+		if ((fd = accept4(lfd, (struct sockaddr *)&peer, &len,
+		    SOCK_CLOEXEC)) == -1)
+			break;
+		channel_accept(ch->ch_listener, fd, (struct sockaddr *)&peer,
+		    (int)len, ch);
+	}
+}
+
 static void
 channel_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct channel *ch = arg;
+
 	(void)fd;
 	(void)what;
-	event_base_loopbreak(arg);
+	channel_drain_backlog(ch);
+	event_base_loopbreak(ch->ch_base);
 }
 
 static void *
@@ -326,7 +352,7 @@ channel_start(struct channel *ch, char **cause)
 	    (ch->ch_resume = evtimer_new(ch->ch_base, channel_resume, ch)) ==
 	    NULL ||
 	    (ch->ch_stop = event_new(ch->ch_base, -1, 0, channel_stop_cb,
-	    ch->ch_base)) == NULL)
+	    ch)) == NULL)
 		goto fail;
 	/* Handlers do blocking I/O, so accepted sockets stay blocking. */
 	ch->ch_listener = evconnlistener_new(ch->ch_base, channel_accept, ch,

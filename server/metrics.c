@@ -66,7 +66,7 @@ metrics_closed(struct evhttp_connection *evcon, void *arg)
 	if (mc->mc_client != NULL) {
 		client_set_reason(mc->mc_client, CLOSE_CLIENT);
 		client_log(mc->mc_client, "close");
-		server_client_abort(mc->mc_channel->ch_server, mc->mc_client);
+		server_client_gone(mc->mc_channel->ch_server, mc->mc_client);
 	}
 	pp = metrics_find(mt, evcon);
 	if (*pp == mc)
@@ -92,7 +92,6 @@ metrics_admit(struct channel *ch, struct evhttp_connection *evcon, int *reason)
 	    peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in), reason);
 	if (mc->mc_client != NULL) {
-		stats_add(ch->ch_stats.cs_accepted, 1);
 		netaddr_format((struct sockaddr *)&mc->mc_client->cl_peer,
 		    mc->mc_client->cl_peername,
 		    sizeof mc->mc_client->cl_peername);

@@ -175,6 +175,8 @@ server_client_new(struct server *sv, struct channel *ch, int fd,
 	memcpy(&cl->cl_peer, peer, peerlen);
 	netaddr_canonical(&cl->cl_peer, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
+	/* Counted before its handler runs, so PORTS sees its own connection. */
+	stats_add(ch->ch_stats.cs_accepted, 1);
 	stats_add(ch->ch_stats.cs_active, 1);
 	return cl;
 }
@@ -206,8 +208,16 @@ server_client_done(struct server *sv, struct client *cl)
 }
 
 void
+server_client_gone(struct server *sv, struct client *cl)
+{
+	server_client_forget(sv, cl, false);
+}
+
+void
 server_client_abort(struct server *sv, struct client *cl)
 {
+	/* No thread could take it: it was refused after all, not accepted. */
+	stats_sub(cl->cl_channel->ch_stats.cs_accepted, 1);
 	server_client_forget(sv, cl, false);
 }
 

@@ -70,7 +70,9 @@ struct client *server_client_new(struct server *sv, struct channel *ch,
 	    int fd, const struct sockaddr *peer, socklen_t peerlen, int *reason);
 /* The client has finished: release its slot and close its socket. */
 void	server_client_done(struct server *sv, struct client *cl);
-/* Its thread could not start: release the slot, leave the socket open. */
+/* The same, for a socket someone else closes (evhttp's). */
+void	server_client_gone(struct server *sv, struct client *cl);
+/* Its thread could not start: uncount it, release the slot, leave the socket open. */
 void	server_client_abort(struct server *sv, struct client *cl);
 
 /* Server-wide totals, for STATS and SIGUSR1. */

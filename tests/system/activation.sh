@@ -7,26 +7,35 @@ set -eu
 e2e_init "$@"
 command -v systemd-socket-activate >/dev/null || { echo "SKIP: no systemd-socket-activate"; exit 77; }
 
-read -r p1 p2 p3 < <(python3 -c 'import socket
+free_ports() {
+	python3 -c 'import socket
 ss = [socket.socket() for _ in range(3)]
 for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
+print(*[s.getsockname()[1] for s in ss])'
+}
 
-# systemd-socket-activate execs mpserver on the first connection.
-systemd-socket-activate -l 127.0.0.1:$p1 -l 127.0.0.1:$p2 -l 127.0.0.1:$p3 \
-    --fdname=ack:echo:cmd "$MPSERVER" $p1 $p2:echo $p3:cmd \
-    >"$E2E_TMP/out" 2>"$E2E_TMP/err" &
-track $!
-SRV_ERR=$E2E_TMP/err SRV_OUT=$E2E_TMP/out
-wait_until_listening() {
-	local i
-	for i in $(seq 100); do
-		grep -q "Listening on 127.0.0.1:$p3" "$E2E_TMP/err" && return 0
+# systemd-socket-activate binds the ports and execs mpserver on the first
+# connection. A port found free can be taken by another test's client before
+# it binds: then try other ports, a bounded number of times.
+for attempt in 1 2 3 4 5; do
+	read -r p1 p2 p3 < <(free_ports)
+	: >"$E2E_TMP/err"
+	systemd-socket-activate -l 127.0.0.1:$p1 -l 127.0.0.1:$p2 \
+	    -l 127.0.0.1:$p3 --fdname=ack:echo:cmd "$MPSERVER" $p1 $p2:echo \
+	    $p3:cmd >"$E2E_TMP/out" 2>"$E2E_TMP/err" &
+	activator=$!
+	track $activator
+	for i in $(seq 250); do
+		grep -q "Listening on 127.0.0.1:$p3" "$E2E_TMP/err" && break 2
+		kill -0 $activator 2>/dev/null || break
 		sleep 0.02
 	done
-	fail "systemd-socket-activate did not listen"
-}
-wait_until_listening
+	kill $activator 2>/dev/null || true
+	wait $activator 2>/dev/null || true
+done
+SRV_ERR=$E2E_TMP/err SRV_OUT=$E2E_TMP/out
+grep -q "Listening on 127.0.0.1:$p3" "$E2E_TMP/err" ||
+    fail "systemd-socket-activate did not listen"
 assert_eq "$(nc_send 127.0.0.1 $p1 'hello\n')" "ACK" "ack over an inherited socket"
 assert_eq "$(nc_send 127.0.0.1 $p2 'hi\n')" "hi" "echo over an inherited socket"
 assert_match "$(nc_send 127.0.0.1 $p3 'PING\r\n')" "200 PONG" "cmd over an inherited socket"
