@@ -159,17 +159,6 @@ client_printf(struct client *cl, const char *fmt, ...)
 	return client_write(cl, buf, (size_t)n);
 }
 
-static void
-client_set_timeouts(struct client *cl)
-{
-	struct timeval tv = { .tv_sec = cl->cl_server->sv_opts->o_idle_timeout };
-
-	if (tv.tv_sec == 0)
-		return;
-	setsockopt(cl->cl_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(cl->cl_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
 void
 client_log(struct client *cl, const char *event)
 {
@@ -204,6 +193,11 @@ client_linger(struct client *cl)
 	char scratch[4096];
 	ssize_t n;
 
+	/* Nothing unread (the usual case): a plain close sends a FIN, not a reset. */
+	n = recv(cl->cl_fd, scratch, sizeof scratch, MSG_DONTWAIT);
+	if (n == 0 || (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) ||
+	    (n == -1 && errno != EINTR))
+		return;
 	if (shutdown(cl->cl_fd, SHUT_WR) == -1)
 		return;
 	while (drained < CLIENT_LINGER_BYTES &&
@@ -226,7 +220,6 @@ client_spoke_last(const char *reason)
 void
 client_run(struct client *cl)
 {
-	client_set_timeouts(cl);
 	netaddr_format((struct sockaddr *)&cl->cl_peer, cl->cl_peername,
 	    sizeof cl->cl_peername);
 	client_log(cl, "accept");
