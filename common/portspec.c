@@ -59,9 +59,7 @@ portspec_add(struct portlist *pl, uint16_t port, int service, const char *item,
 {
 	struct portspec *items;
 
-	if (pl->pl_count >= PORTSPEC_MAX_CHANNELS)
-		return cause_set(cause, "too many channels (at most %d) at \"%s\"",
-		    PORTSPEC_MAX_CHANNELS, item);
+	/* The caller has checked the count against PORTSPEC_MAX_CHANNELS. */
 	if (port != 0) {
 		if (pl->pl_seen[port / 8] & (1u << (port % 8)))
 			return cause_set(cause, "port %u listed twice (\"%s\")",
@@ -78,7 +76,7 @@ portspec_add(struct portlist *pl, uint16_t port, int service, const char *item,
 	return 0;
 }
 
-/* One item: PORT[-PORT][:SERVICE]. item is a writable copy. */
+/* One non-empty item: PORT[-PORT][:SERVICE]. item is a writable copy. */
 static int
 portspec_item(char *item, const char *const *services, int default_service,
     struct portlist *pl, char **cause)
@@ -88,8 +86,6 @@ portspec_item(char *item, const char *const *services, int default_service,
 	int service = default_service;
 
 	snprintf(orig, sizeof orig, "%s", item);
-	if (*item == '\0')
-		return cause_set(cause, "empty port item");
 	if ((colon = strchr(item, ':')) != NULL) {
 		*colon++ = '\0';
 		if ((service = portspec_service(colon, services)) == -1) {
