@@ -35,12 +35,12 @@ log_timestamp(char *buf, size_t size)
 {
 	struct timespec ts;
 	struct tm tm;
-	char tmp[32];
+	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03ldZ", tmp, ts.tv_nsec / 1000000);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
 }
 
 static void

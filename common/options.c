@@ -142,7 +142,7 @@ options_one(int ch, const char *arg, struct options *o, char **cause)
 	static const char *const levels[] = { "error", "warn", "info", "debug",
 	    NULL };
 	static const char *const formats[] = { "text", "json", NULL };
-	unsigned backlog;
+	unsigned backlog = 0;
 
 	switch (ch) {
 	case 'b':

@@ -4,7 +4,7 @@ set -eu
 
 packages="build-essential cmake pkg-config libevent-dev check clang
 libclang-rt-dev netcat-openbsd curl prometheus valgrind procps python3
-systemd"
+systemd mandoc haproxy dpkg-dev binutils"
 
 missing=""
 for p in $packages; do

@@ -60,7 +60,8 @@ command_stats(struct client *cl, struct evbuffer *out)
 	int r;
 
 	server_totals(cl->cl_server, &t);
-	evbuffer_add_printf(out, "211-uptime_s=%.0f\r\n", t.uptime_s);
+	evbuffer_add_printf(out, "211-uptime_s=%llu\r\n",
+	    (unsigned long long)t.uptime_s);
 	evbuffer_add_printf(out, "211-clients_active=%u\r\n", t.clients_active);
 	evbuffer_add_printf(out, "211-handler_threads=%u\r\n",
 	    t.handler_threads);

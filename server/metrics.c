@@ -177,6 +177,43 @@ metrics_render(struct server *sv, struct evbuffer *out)
 	    MPSERVER_VERSION);
 }
 
+/* Bytes that reach or leave the connection's buffers, headers included. */
+static void
+metrics_count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct channel *ch = arg;
+
+	(void)buf;
+	if (info->n_added > 0)
+		stats_add(ch->ch_stats.cs_bytes_in, info->n_added);
+}
+
+static void
+metrics_count_out(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct channel *ch = arg;
+
+	(void)buf;
+	if (info->n_deleted > 0)
+		stats_add(ch->ch_stats.cs_bytes_out, info->n_deleted);
+}
+
+/* evhttp asks us for each connection's bufferevent: ours count bytes. */
+static struct bufferevent *
+metrics_bufferevent(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev;
+
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
+	    NULL)
+		return NULL;
+	evbuffer_add_cb(bufferevent_get_input(bev), metrics_count_in, arg);
+	evbuffer_add_cb(bufferevent_get_output(bev), metrics_count_out, arg);
+	return bev;
+}
+
 static void
 metrics_reply(struct evhttp_request *req, struct client *cl, int code,
     const char *reason, const char *type, struct evbuffer *body)
@@ -184,10 +221,11 @@ metrics_reply(struct evhttp_request *req, struct client *cl, int code,
 	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
 
 	evhttp_add_header(headers, "Content-Type", type);
+	/* The close line counts bodies; the channel counters count everything. */
 	if (cl != NULL) {
+		cl->cl_bytes_in += evbuffer_get_length(
+		    evhttp_request_get_input_buffer(req));
 		cl->cl_bytes_out += evbuffer_get_length(body);
-		stats_add(cl->cl_channel->ch_stats.cs_bytes_out,
-		    evbuffer_get_length(body));
 	}
 	evhttp_send_reply(req, code, reason, body);
 }
@@ -257,6 +295,7 @@ metrics_attach(struct channel *ch)
 	if (o->o_idle_timeout > 0)
 		evhttp_set_timeout(ch->ch_http, (int)o->o_idle_timeout);
 	evhttp_set_gencb(ch->ch_http, metrics_request, ch);
+	evhttp_set_bevcb(ch->ch_http, metrics_bufferevent, ch);
 	if (evhttp_bind_listener(ch->ch_http, ch->ch_listener) == NULL)
 		return -1;
 	return 0;
