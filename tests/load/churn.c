@@ -56,6 +56,11 @@ churn_failed(struct load *ld, struct conn *c, enum load_error kind)
 	if (kind != ERR_N)
 		conn_fail(ld, c, kind);
 	ch->ch_busy--;
+	/* Nobody listening, or out of ports: do not spin on it. */
+	if (kind == ERR_REFUSED || kind == ERR_CONNECT) {
+		c->c_deadline = lu_now_us() + CHURN_RETRY_US;
+		return;
+	}
 	churn_start(ld, c);
 }
 
