@@ -20,6 +20,8 @@ admit_init(struct admit *ad, const struct options *opts)
 {
 	memset(ad, 0, sizeof *ad);
 	ad->ad_opts = opts;
+	atomic_init(&ad->ad_active, 0);
+	pthread_mutex_init(&ad->ad_lock, NULL);
 }
 
 void
@@ -37,6 +39,7 @@ admit_free(struct admit *ad)
 	free(ad->ad_table);
 	ad->ad_table = NULL;
 	ad->ad_size = 0;
+	pthread_mutex_destroy(&ad->ad_lock);
 }
 
 void
@@ -99,49 +102,71 @@ admit_find(struct admit *ad, const struct admit_key *key)
 	return pp;
 }
 
+/* Count key's source in; REJECT_NONE, REJECT_PER_IP or REJECT_RESOURCES. */
+static int
+admit_take_ip(struct admit *ad, const struct admit_key *key)
+{
+	struct admit_ip **pp;
+	int rc = REJECT_NONE;
+
+	pthread_mutex_lock(&ad->ad_lock);
+	if (ad->ad_table == NULL) {
+		ad->ad_table = calloc(ADMIT_TABLE_SIZE, sizeof *ad->ad_table);
+		ad->ad_size = ad->ad_table != NULL ? ADMIT_TABLE_SIZE : 0;
+	}
+	if (ad->ad_table == NULL)
+		rc = REJECT_RESOURCES;
+	else if (*(pp = admit_find(ad, key)) == NULL &&
+	    (*pp = calloc(1, sizeof **pp)) == NULL)
+		rc = REJECT_RESOURCES;
+	else if ((*pp)->ai_count >= ad->ad_opts->o_max_per_ip)
+		rc = REJECT_PER_IP;
+	else {
+		(*pp)->ai_key = *key;
+		(*pp)->ai_count++;
+	}
+	pthread_mutex_unlock(&ad->ad_lock);
+	return rc;
+}
+
 int
 admit_take(struct admit *ad, const struct admit_key *key)
 {
 	const struct options *o = ad->ad_opts;
-	struct admit_ip **pp;
+	int rc;
 
-	if (ad->ad_active >= o->o_max_clients)
+	/* Take first, check after: two racing clients can't both get the last slot. */
+	if (atomic_fetch_add(&ad->ad_active, 1) >= o->o_max_clients) {
+		atomic_fetch_sub(&ad->ad_active, 1);
 		return REJECT_BUSY;
-	if (o->o_max_per_ip > 0) {
-		if (ad->ad_table == NULL) {
-			ad->ad_table = calloc(ADMIT_TABLE_SIZE,
-			    sizeof *ad->ad_table);
-			if (ad->ad_table == NULL)
-				return REJECT_RESOURCES;
-			ad->ad_size = ADMIT_TABLE_SIZE;
-		}
-		pp = admit_find(ad, key);
-		if (*pp == NULL) {
-			if ((*pp = calloc(1, sizeof **pp)) == NULL)
-				return REJECT_RESOURCES;
-			(*pp)->ai_key = *key;
-		}
-		if ((*pp)->ai_count >= o->o_max_per_ip)
-			return REJECT_PER_IP;
-		(*pp)->ai_count++;
 	}
-	ad->ad_active++;
+	if (o->o_max_per_ip > 0 &&
+	    (rc = admit_take_ip(ad, key)) != REJECT_NONE) {
+		atomic_fetch_sub(&ad->ad_active, 1);
+		return rc;
+	}
 	return REJECT_NONE;
 }
 
-void
+unsigned
 admit_release(struct admit *ad, const struct admit_key *key)
 {
 	struct admit_ip **pp, *ip;
 
-	ad->ad_active--;
-	if (ad->ad_opts->o_max_per_ip == 0)
-		return;
-	pp = admit_find(ad, key);
-	if ((ip = *pp) == NULL)
-		return;
-	if (--ip->ai_count == 0) {
-		*pp = ip->ai_next;
-		free(ip);
+	if (ad->ad_opts->o_max_per_ip > 0) {
+		pthread_mutex_lock(&ad->ad_lock);
+		pp = admit_find(ad, key);
+		if ((ip = *pp) != NULL && --ip->ai_count == 0) {
+			*pp = ip->ai_next;
+			free(ip);
+		}
+		pthread_mutex_unlock(&ad->ad_lock);
 	}
+	return atomic_fetch_sub(&ad->ad_active, 1) - 1;
+}
+
+unsigned
+admit_active(struct admit *ad)
+{
+	return atomic_load(&ad->ad_active);
 }

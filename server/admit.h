@@ -4,6 +4,8 @@
 
 #include <sys/socket.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "options.h"
@@ -11,10 +13,14 @@
 
 struct admit_ip;
 
-/* Guarded by the server's lock (struct server sv_lock). */
+/*
+ * The count is an atomic, so accepting and closing take no lock; the
+ * per-source table has a lock of its own, used only with --max-per-ip.
+ */
 struct admit {
 	const struct options	*ad_opts;
-	unsigned		 ad_active;	/* admitted, not yet released */
+	atomic_uint		 ad_active;	/* admitted, not yet released */
+	pthread_mutex_t		 ad_lock;	/* guards ad_table */
 	struct admit_ip		**ad_table;	/* per-source counts, by hash */
 	size_t			 ad_size;
 };
@@ -32,6 +38,8 @@ void	admit_key(const struct sockaddr *peer, struct admit_key *key);
 int	admit_acl(const struct options *opts, const struct sockaddr *peer);
 /* Take a slot for key: REJECT_NONE, REJECT_BUSY or REJECT_PER_IP. */
 int	admit_take(struct admit *ad, const struct admit_key *key);
-void	admit_release(struct admit *ad, const struct admit_key *key);
+/* Give the slot back; returns how many stay admitted. */
+unsigned admit_release(struct admit *ad, const struct admit_key *key);
+unsigned admit_active(struct admit *ad);
 
 #endif

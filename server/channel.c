@@ -430,6 +430,8 @@ channel_free(struct channel *ch)
 	/* Refused clients still lingering are closed with the base. */
 	if (ch->ch_base != NULL)
 		event_base_free(ch->ch_base);
+	if (ch->ch_server != NULL)
+		pthread_mutex_destroy(&ch->ch_lock);
 	memset(ch, 0, sizeof *ch);
 	ch->ch_fd = -1;
 }

@@ -20,6 +20,7 @@ struct event_base;
 struct evconnlistener;
 struct evhttp;
 struct refusal;
+struct client;
 struct metrics;
 
 struct channel {
@@ -30,6 +31,10 @@ struct channel {
 	uint16_t		 ch_port;	/* the bound port (never 0) */
 	char			 ch_name[NETADDR_STRLEN];	/* 127.0.0.1:7001 */
 	struct channel_stats	 ch_stats;	/* atomics, any thread */
+
+	/* ch_lock guards the client list; a socket closes under it. */
+	pthread_mutex_t		 ch_lock;
+	TAILQ_HEAD(, client)	 ch_clients;
 
 	/* Owned by the listener thread once it runs. */
 	struct event_base	*ch_base;

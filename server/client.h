@@ -36,7 +36,7 @@ struct client {
 	struct sockaddr_storage	 cl_peer;	/* canonical: mapped IPv4 is IPv4 */
 	struct admit_key	 cl_key;
 	struct timespec		 cl_start;	/* CLOCK_MONOTONIC */
-	TAILQ_ENTRY(client)	 cl_entry;	/* server's sv_clients, sv_lock */
+	TAILQ_ENTRY(client)	 cl_entry;	/* channel's ch_clients, ch_lock */
 
 	/* Touched only by the handler thread. */
 	char			 cl_peername[NETADDR_STRLEN];

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -10,34 +11,69 @@
 #include "server.h"
 #include "service.h"
 
-#define INETD_BUF	8192
+#define INETD_BUF	16384	/* for clients that send in bulk */
 #define CHARGEN_RING	95	/* printable ASCII from space to tilde */
 #define CHARGEN_WIDTH	72
 #define CHARGEN_LINE	(CHARGEN_WIDTH + 2)
 #define CHARGEN_SNDBUF	(64 * 1024)
 #define EPOCH_1900	2208988800LL	/* 1900-01-01 to 1970-01-01 in seconds */
 
+/*
+ * Reads start in a small buffer on the stack, so an idle client's thread
+ * keeps few pages; a client that fills it gets a larger one on the heap.
+ */
+struct inetd_buf {
+	char	 ib_small[512];
+	char	*ib_data;
+	size_t	 ib_size;
+	char	*ib_big;
+};
+
+static void
+inetd_buf_init(struct inetd_buf *b)
+{
+	b->ib_data = b->ib_small;
+	b->ib_size = sizeof b->ib_small;
+	b->ib_big = NULL;
+}
+
+static void
+inetd_buf_grow(struct inetd_buf *b, ssize_t filled)
+{
+	if (b->ib_big == NULL && (size_t)filled == b->ib_size &&
+	    (b->ib_big = malloc(INETD_BUF)) != NULL) {
+		b->ib_data = b->ib_big;
+		b->ib_size = INETD_BUF;
+	}
+}
+
 /* RFC 862: every byte back, until the client closes. */
 void
 service_echo(struct client *cl)
 {
-	char buf[INETD_BUF];
+	struct inetd_buf b;
 	ssize_t n;
 
-	while ((n = client_read(cl, buf, sizeof buf)) > 0) {
-		if (client_write(cl, buf, (size_t)n) == -1)
-			return;
+	inetd_buf_init(&b);
+	while ((n = client_read(cl, b.ib_data, b.ib_size)) > 0) {
+		if (client_write(cl, b.ib_data, (size_t)n) == -1)
+			break;
+		inetd_buf_grow(&b, n);
 	}
+	free(b.ib_big);
 }
 
 /* RFC 863: read and drop. */
 void
 service_discard(struct client *cl)
 {
-	char buf[INETD_BUF];
+	struct inetd_buf b;
+	ssize_t n;
 
-	while (client_read(cl, buf, sizeof buf) > 0)
-		continue;
+	inetd_buf_init(&b);
+	while ((n = client_read(cl, b.ib_data, b.ib_size)) > 0)
+		inetd_buf_grow(&b, n);
+	free(b.ib_big);
 }
 
 void

@@ -38,7 +38,8 @@ static void
 main_raise_nofile(const struct options *o)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)o->o_max_clients + o->o_ports.pl_count + 64;
+	/* A channel holds its socket, its base's epoll and notify descriptors. */
+	rlim_t need = (rlim_t)o->o_max_clients + 5 * o->o_ports.pl_count + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;

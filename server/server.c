@@ -97,7 +97,6 @@ server_open_inherited(struct server *sv, const struct options *opts,
 	clock_gettime(CLOCK_MONOTONIC, &sv->sv_started);
 	pthread_mutex_init(&sv->sv_lock, NULL);
 	server_cond_init(&sv->sv_cond);
-	TAILQ_INIT(&sv->sv_clients);
 	admit_init(&sv->sv_admit, opts);
 	workers_init(&sv->sv_workers, client_run);
 	atomic_init(&sv->sv_next_conn, 1);
@@ -112,6 +111,8 @@ server_open_inherited(struct server *sv, const struct options *opts,
 		ch->ch_server = sv;
 		ch->ch_index = i;
 		ch->ch_fd = -1;
+		pthread_mutex_init(&ch->ch_lock, NULL);
+		TAILQ_INIT(&ch->ch_clients);
 		ch->ch_service = &service_table[pl->pl_items[i].ps_service];
 	}
 	sv->sv_nchannels = pl->pl_count;
@@ -158,12 +159,7 @@ server_client_new(struct server *sv, struct channel *ch, int fd,
 		*reason = REJECT_RESOURCES;
 		return NULL;
 	}
-	pthread_mutex_lock(&sv->sv_lock);
-	*reason = admit_take(&sv->sv_admit, &key);
-	if (*reason == REJECT_NONE)
-		TAILQ_INSERT_TAIL(&sv->sv_clients, cl, cl_entry);
-	pthread_mutex_unlock(&sv->sv_lock);
-	if (*reason != REJECT_NONE) {
+	if ((*reason = admit_take(&sv->sv_admit, &key)) != REJECT_NONE) {
 		free(cl);
 		return NULL;
 	}
@@ -178,26 +174,39 @@ server_client_new(struct server *sv, struct channel *ch, int fd,
 	/* Counted before its handler runs, so PORTS sees its own connection. */
 	stats_add(ch->ch_stats.cs_accepted, 1);
 	stats_add(ch->ch_stats.cs_active, 1);
+	pthread_mutex_lock(&ch->ch_lock);
+	TAILQ_INSERT_TAIL(&ch->ch_clients, cl, cl_entry);
+	pthread_mutex_unlock(&ch->ch_lock);
 	return cl;
+}
+
+/* Tell whoever waits for the last client (server_wait, the main loop). */
+static void
+server_drained(struct server *sv)
+{
+	pthread_mutex_lock(&sv->sv_lock);
+	pthread_cond_broadcast(&sv->sv_cond);
+	if (sv->sv_drained_cb != NULL)
+		sv->sv_drained_cb(sv->sv_drained_arg);
+	pthread_mutex_unlock(&sv->sv_lock);
 }
 
 /* Forget cl; with close_fd the socket goes too. */
 static void
 server_client_forget(struct server *sv, struct client *cl, bool close_fd)
 {
-	stats_sub(cl->cl_channel->ch_stats.cs_active, 1);
-	pthread_mutex_lock(&sv->sv_lock);
-	TAILQ_REMOVE(&sv->sv_clients, cl, cl_entry);
-	admit_release(&sv->sv_admit, &cl->cl_key);
+	struct channel *ch = cl->cl_channel;
+
+	stats_sub(ch->ch_stats.cs_active, 1);
+	pthread_mutex_lock(&ch->ch_lock);
+	TAILQ_REMOVE(&ch->ch_clients, cl, cl_entry);
 	/* Closed under the lock, so shutdown never touches a reused number. */
 	if (close_fd)
 		close(cl->cl_fd);
-	if (TAILQ_EMPTY(&sv->sv_clients) && atomic_load(&sv->sv_stopping)) {
-		pthread_cond_broadcast(&sv->sv_cond);
-		if (sv->sv_drained_cb != NULL)
-			sv->sv_drained_cb(sv->sv_drained_arg);
-	}
-	pthread_mutex_unlock(&sv->sv_lock);
+	pthread_mutex_unlock(&ch->ch_lock);
+	if (admit_release(&sv->sv_admit, &cl->cl_key) == 0 &&
+	    atomic_load(&sv->sv_stopping))
+		server_drained(sv);
 	free(cl);
 }
 
@@ -221,35 +230,46 @@ server_client_abort(struct server *sv, struct client *cl)
 	server_client_forget(sv, cl, false);
 }
 
+/* shutdown(2) every client's socket, channel by channel. */
+static void
+server_shutdown_clients(struct server *sv, int how)
+{
+	struct client *cl;
+	size_t i;
+
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		struct channel *ch = &sv->sv_channels[i];
+
+		pthread_mutex_lock(&ch->ch_lock);
+		TAILQ_FOREACH(cl, &ch->ch_clients, cl_entry)
+			shutdown(cl->cl_fd, how);
+		pthread_mutex_unlock(&ch->ch_lock);
+	}
+}
+
 void
 server_shutdown(struct server *sv)
 {
-	struct client *cl;
 	size_t i;
 
 	/* 1. Listeners first: the ports are free and nobody new comes in. */
 	for (i = 0; i < sv->sv_nchannels; i++)
 		channel_stop(&sv->sv_channels[i]);
 	/* 2. Wake clients blocked in a read; what they already sent stays readable. */
-	pthread_mutex_lock(&sv->sv_lock);
 	atomic_store(&sv->sv_stopping, true);
-	TAILQ_FOREACH(cl, &sv->sv_clients, cl_entry)
-		shutdown(cl->cl_fd, SHUT_RD);
-	if (TAILQ_EMPTY(&sv->sv_clients) && sv->sv_drained_cb != NULL)
-		sv->sv_drained_cb(sv->sv_drained_arg);
-	pthread_mutex_unlock(&sv->sv_lock);
+	server_shutdown_clients(sv, SHUT_RD);
+	/* 3. If nobody is left, say so now: no client's leaving will. */
+	if (admit_active(&sv->sv_admit) == 0)
+		server_drained(sv);
 }
 
 void
 server_force(struct server *sv)
 {
-	struct client *cl;
-
-	pthread_mutex_lock(&sv->sv_lock);
 	atomic_store(&sv->sv_stopping, true);
 	atomic_store(&sv->sv_forced, true);
-	TAILQ_FOREACH(cl, &sv->sv_clients, cl_entry)
-		shutdown(cl->cl_fd, SHUT_RDWR);
+	server_shutdown_clients(sv, SHUT_RDWR);
+	pthread_mutex_lock(&sv->sv_lock);
 	pthread_cond_broadcast(&sv->sv_cond);	/* ends every SLEEP */
 	pthread_mutex_unlock(&sv->sv_lock);
 }
@@ -275,14 +295,14 @@ server_wait(struct server *sv, long ms)
 
 	server_deadline(&deadline, ms < 0 ? 0 : ms);
 	pthread_mutex_lock(&sv->sv_lock);
-	while (!TAILQ_EMPTY(&sv->sv_clients) && rc != ETIMEDOUT) {
+	while (admit_active(&sv->sv_admit) > 0 && rc != ETIMEDOUT) {
 		if (ms < 0)
 			pthread_cond_wait(&sv->sv_cond, &sv->sv_lock);
 		else
 			rc = pthread_cond_timedwait(&sv->sv_cond, &sv->sv_lock,
 			    &deadline);
 	}
-	drained = TAILQ_EMPTY(&sv->sv_clients);
+	drained = admit_active(&sv->sv_admit) == 0;
 	pthread_mutex_unlock(&sv->sv_lock);
 	return drained;
 }
@@ -358,9 +378,7 @@ server_active_clients(struct server *sv)
 {
 	unsigned n;
 
-	pthread_mutex_lock(&sv->sv_lock);
-	n = sv->sv_admit.ad_active;
-	pthread_mutex_unlock(&sv->sv_lock);
+	n = admit_active(&sv->sv_admit);
 	return n;
 }
 

@@ -31,11 +31,11 @@ struct server {
 	atomic_bool		 sv_forced;	/* grace over: cut everyone */
 	atomic_ullong		 sv_next_conn;	/* connection ids */
 
-	/* sv_lock guards the client list, the admission state and the waits. */
+	struct admit		 sv_admit;	/* its own atomics and lock */
+
+	/* sv_lock guards only the waits: for the last client, for the grace. */
 	pthread_mutex_t		 sv_lock;
 	pthread_cond_t		 sv_cond;	/* clients drained, or forced */
-	TAILQ_HEAD(, client)	 sv_clients;
-	struct admit		 sv_admit;
 
 	struct workers		 sv_workers;	/* handler threads */
 

@@ -140,6 +140,10 @@ workers_dispatch(struct workers *wp, struct client *cl)
 		LIST_REMOVE(w, w_entry);
 		wp->wp_nidle--;
 		w->w_client = cl;
+		/*
+		 * Under the lock: once we let go, the worker may serve cl,
+		 * retire and be freed before a later signal could land.
+		 */
 		pthread_cond_signal(&w->w_cond);
 	}
 	pthread_mutex_unlock(&wp->wp_lock);
