@@ -1,7 +1,7 @@
 /*
  * Faults that must cost nothing but a pause: pthread_create failing (EAGAIN,
  * injected with the linker's --wrap) refuses that one client with reason
- * "resources" and keeps the counters right; running out of descriptors
+ * "resources" and keeps the counters right, per-source ones included; running out of descriptors
  * (a real, lowered RLIMIT_NOFILE) pauses the listener instead of spinning,
  * and it recovers by itself once descriptors are free again.
  */
@@ -61,7 +61,8 @@ START_TEST(no_thread_refuses_one_client)
 	int fd;
 	char *r;
 
-	itest_start(&t, "0:cmd");
+	/* --max-per-ip 1: a slot leaked by the failure would refuse the retry. */
+	itest_start(&t, "0:cmd --max-per-ip 1");
 	ch = itest_channel(&t, 0);
 	atomic_store(&fail_creates, 1);
 	fd = itest_connect(itest_port(&t, 0));
