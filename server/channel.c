@@ -47,9 +47,9 @@ channel_fail(char **cause, const char *name, int error)
 }
 
 /*
- * The idle timeout rides on SO_RCVTIMEO/SO_SNDTIMEO. Linux copies both from
- * a listening socket to the sockets it accepts, so setting them here once
- * saves two system calls per client.
+ * A silent client's idle timeout rides on SO_RCVTIMEO (writes keep their own
+ * deadline, see client_write). Linux copies it from a listening socket to
+ * the sockets it accepts, so setting it here once saves a call per client.
  */
 static void
 channel_set_timeouts(struct channel *ch, int fd)
@@ -57,7 +57,6 @@ channel_set_timeouts(struct channel *ch, int fd)
 	struct timeval tv = { .tv_sec = ch->ch_server->sv_opts->o_idle_timeout };
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 int

@@ -120,16 +120,48 @@ client_read_pending(struct client *cl, void *buf, size_t len)
 	return n;
 }
 
+/*
+ * The client's side of the buffers is full. It has until the idle timeout,
+ * counted from the start of this write, to take the rest: a client that
+ * reads a byte now and then does not stretch it. Once forced, no waiting.
+ */
+static bool
+client_wait_writable(struct client *cl, const struct timespec *since)
+{
+	long idle = (long)cl->cl_server->sv_opts->o_idle_timeout * 1000, left;
+	struct pollfd pfd = { .fd = cl->cl_fd, .events = POLLOUT };
+
+	if (atomic_load(&cl->cl_server->sv_forced)) {
+		client_set_reason(cl, CLOSE_FORCED);
+		return false;
+	}
+	left = idle == 0 ? 60000 : idle - client_elapsed_ms(since);
+	if (left <= 0) {
+		client_set_reason(cl, CLOSE_IDLE);
+		return false;
+	}
+	poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+	return true;
+}
+
 int
 client_write(struct client *cl, const void *buf, size_t len)
 {
+	struct timespec since = { 0, 0 };
 	const char *p = buf;
 	ssize_t n;
 
 	while (len > 0) {
-		n = send(cl->cl_fd, p, len, MSG_NOSIGNAL);
+		n = send(cl->cl_fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (since.tv_sec == 0)
+				clock_gettime(CLOCK_MONOTONIC, &since);
+			if (!client_wait_writable(cl, &since))
+				return -1;
+			continue;
+		}
 		if (n <= 0) {
 			client_failed(cl, n == 0 ? EPIPE : errno);
 			return -1;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,7 @@ struct client {
 	unsigned long long	 cl_bytes_in;
 	unsigned long long	 cl_bytes_out;
 	const char		*cl_reason;	/* why it closed, once known */
+	atomic_bool		 cl_sleeping;	/* in SLEEP: keep its write side */
 	bool			 cl_partial;	/* half a message is in */
 	struct timespec		 cl_partial_since;
 };

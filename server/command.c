@@ -96,6 +96,7 @@ command_dispatch(struct client *cl, const struct command *c,
     struct evbuffer *out)
 {
 	char ts[40];
+	bool slept;
 	size_t i;
 
 	command_log(cl, c);
@@ -130,7 +131,11 @@ command_dispatch(struct client *cl, const struct command *c,
 		/* Our reply so far goes first; then only this client waits. */
 		if (command_flush(cl, out) == -1)
 			return false;
-		if (!server_sleep(cl->cl_server, c->c_ms)) {
+		atomic_store(&cl->cl_sleeping, true);
+		slept = server_sleep(cl->cl_server, c->c_ms);
+		atomic_store(&cl->cl_sleeping, false);
+		if (!slept) {
+			/* Cut by the grace: said without waiting (client_write). */
 			evbuffer_add_printf(out, "421 server shutting down\r\n");
 			client_set_reason(cl, CLOSE_FORCED);
 			return false;

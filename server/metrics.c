@@ -1,8 +1,10 @@
 /* The metrics service: evhttp on the channel's own listener thread. */
 #include <sys/socket.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +37,7 @@ struct metrics_conn {
 
 struct metrics {
 	struct metrics_conn	*mt_conns[METRICS_BUCKETS];
+	bool			 mt_closing;	/* evhttp_free is closing them all */
 };
 
 static size_t
@@ -64,7 +67,8 @@ metrics_closed(struct evhttp_connection *evcon, void *arg)
 	struct metrics *mt = mc->mc_channel->ch_metrics;
 
 	if (mc->mc_client != NULL) {
-		client_set_reason(mc->mc_client, CLOSE_CLIENT);
+		client_set_reason(mc->mc_client, mt->mt_closing ? CLOSE_SHUTDOWN :
+		    CLOSE_CLIENT);
 		client_log(mc->mc_client, "close");
 		server_client_gone(mc->mc_channel->ch_server, mc->mc_client);
 	}
@@ -220,12 +224,20 @@ metrics_reply(struct evhttp_request *req, struct client *cl, int code,
 {
 	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
 
+	char length[24];
+
 	evhttp_add_header(headers, "Content-Type", type);
 	/* The close line counts bodies; the channel counters count everything. */
 	if (cl != NULL) {
 		cl->cl_bytes_in += evbuffer_get_length(
 		    evhttp_request_get_input_buffer(req));
 		cl->cl_bytes_out += evbuffer_get_length(body);
+	}
+	/* HEAD: the length GET would have, and no body. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		snprintf(length, sizeof length, "%zu", evbuffer_get_length(body));
+		evhttp_add_header(headers, "Content-Length", length);
+		evbuffer_drain(body, evbuffer_get_length(body));
 	}
 	evhttp_send_reply(req, code, reason, body);
 }
@@ -305,6 +317,7 @@ void
 metrics_detach(struct channel *ch)
 {
 	/* Frees the listener too, and closes every connection (closecbs run). */
+	ch->ch_metrics->mt_closing = true;
 	evhttp_free(ch->ch_http);
 	ch->ch_http = NULL;
 	ch->ch_listener = NULL;

@@ -241,8 +241,11 @@ server_shutdown_clients(struct server *sv, int how)
 		struct channel *ch = &sv->sv_channels[i];
 
 		pthread_mutex_lock(&ch->ch_lock);
-		TAILQ_FOREACH(cl, &ch->ch_clients, cl_entry)
-			shutdown(cl->cl_fd, how);
+		TAILQ_FOREACH(cl, &ch->ch_clients, cl_entry) {
+			/* A sleeper wakes by itself and still says 421. */
+			shutdown(cl->cl_fd, how == SHUT_RDWR &&
+			    atomic_load(&cl->cl_sleeping) ? SHUT_RD : how);
+		}
 		pthread_mutex_unlock(&ch->ch_lock);
 	}
 }

@@ -206,12 +206,12 @@ START_TEST(echo_client_that_never_reads_is_closed)
 		if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL | MSG_DONTWAIT) <= 0)
 			break;
 	}
-	ck_assert(itest_eventually(nobody_active, &t, 8000));
+	ck_assert(itest_eventually(nobody_active, &t, 3500));
 	close(fd);
 	/* chargen: a client that stops reading is closed too. */
 	fd = itest_connect(itest_port(&t, 1));
 	ck_assert(itest_eventually(one_active, &t, ITEST_TIMEOUT_MS));
-	ck_assert(itest_eventually(nobody_active, &t, 8000));
+	ck_assert(itest_eventually(nobody_active, &t, 3500));
 	close(fd);
 	itest_stop(&t);
 }
