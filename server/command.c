@@ -80,10 +80,11 @@ command_log(struct client *cl, const struct command *c)
 {
 	struct logline l;
 
-	if (!log_enabled(LOG_DEBUG))
+	if (!log_enabled(LOG_DEBUG) || c->c_verb == CMD_EMPTY)
 		return;
 	log_begin(&l, LOG_DEBUG, "cmd");
 	log_uint(&l, "port", cl->cl_channel->ch_port);
+	log_str(&l, "service", cl->cl_channel->ch_service->svc_name);
 	log_str(&l, "peer", cl->cl_peername);
 	log_uint(&l, "conn", cl->cl_id);
 	log_str(&l, "verb", c->c_name != NULL ? c->c_name : "unknown");
