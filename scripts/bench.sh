@@ -32,6 +32,8 @@ while [ $# -gt 0 ]; do
 	-o) OUT=$2; shift ;;
 	-r) REPS=$2; shift ;;
 	--png) PNG=$2; shift ;;
+	-h|--help) echo "usage: $0 [-q] [-n] [-o DIR] [-r REPS] [--png FILE]"
+	   exit 0 ;;
 	*) echo "usage: $0 [-q] [-n] [-o DIR] [-r REPS] [--png FILE]" >&2
 	   exit 2 ;;
 	esac
