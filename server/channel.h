@@ -26,7 +26,6 @@ struct metrics;
 struct channel {
 	struct server		*ch_server;
 	const struct service	*ch_service;
-	size_t			 ch_index;	/* command-line position */
 	int			 ch_fd;		/* listening socket until started */
 	uint16_t		 ch_port;	/* the bound port (never 0) */
 	char			 ch_name[NETADDR_STRLEN];	/* 127.0.0.1:7001 */

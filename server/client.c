@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,18 +107,6 @@ client_read(struct client *cl, void *buf, size_t len)
 	return 0;
 }
 
-ssize_t
-client_read_pending(struct client *cl, void *buf, size_t len)
-{
-	ssize_t n = recv(cl->cl_fd, buf, len, MSG_DONTWAIT);
-
-	if (n <= 0)
-		return 0;
-	cl->cl_bytes_in += (size_t)n;
-	stats_add(cl->cl_channel->ch_stats.cs_bytes_in, (size_t)n);
-	return n;
-}
-
 /*
  * The client's side of the buffers is full. It has until the idle timeout,
  * counted from the start of this write, to take the rest: a client that
@@ -172,23 +159,6 @@ client_write(struct client *cl, const void *buf, size_t len)
 		stats_add(cl->cl_channel->ch_stats.cs_bytes_out, (size_t)n);
 	}
 	return 0;
-}
-
-int
-client_printf(struct client *cl, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	if ((size_t)n >= sizeof buf)
-		n = sizeof buf - 1;
-	return client_write(cl, buf, (size_t)n);
 }
 
 void

@@ -59,10 +59,6 @@ void	client_run(struct client *cl);
  */
 ssize_t	client_read(struct client *cl, void *buf, size_t len);
 int	client_write(struct client *cl, const void *buf, size_t len);
-int	client_printf(struct client *cl, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-/* Bytes already received and not yet read, without waiting. */
-ssize_t	client_read_pending(struct client *cl, void *buf, size_t len);
 bool	client_stopping(const struct client *cl);
 /*
  * Idle means no complete progress: while half a line or message is in, the

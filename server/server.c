@@ -109,7 +109,6 @@ server_open_inherited(struct server *sv, const struct options *opts,
 		struct channel *ch = &sv->sv_channels[i];
 
 		ch->ch_server = sv;
-		ch->ch_index = i;
 		ch->ch_fd = -1;
 		pthread_mutex_init(&ch->ch_lock, NULL);
 		TAILQ_INIT(&ch->ch_clients);
