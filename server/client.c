@@ -1,6 +1,5 @@
 /* A client: one accepted connection served by one handler thread. */
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -67,23 +66,30 @@ client_failed(struct client *cl, int error)
 		client_set_reason(cl, CLOSE_ERROR);
 }
 
-/* A message is half in: the idle clock runs from its first byte. */
+/*
+ * Wait until the socket is ready for events or the idle timeout, counted
+ * from since, has passed: false then (reason set), and at once when forced.
+ * Reads use it while half a message is in, writes while the client's
+ * buffers are full, so progress is a whole message or a whole write.
+ */
 static bool
-client_wait_partial(struct client *cl)
+client_wait(struct client *cl, short events, const struct timespec *since)
 {
-	long left = (long)cl->cl_server->sv_opts->o_idle_timeout * 1000 -
-	    client_elapsed_ms(&cl->cl_partial_since);
-	struct pollfd pfd = { .fd = cl->cl_fd, .events = POLLIN };
+	long idle = (long)cl->cl_server->sv_opts->o_idle_timeout * 1000, left;
+	struct pollfd pfd = { .fd = cl->cl_fd, .events = events };
 	int n;
 
 	do {
-		if (left <= 0) {
+		if (atomic_load(&cl->cl_server->sv_forced)) {
+			client_set_reason(cl, CLOSE_FORCED);
+			return false;
+		}
+		left = idle == 0 ? -1 : idle - client_elapsed_ms(since);
+		if (idle > 0 && left <= 0) {
 			client_set_reason(cl, CLOSE_IDLE);
 			return false;
 		}
-		n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
-		left = (long)cl->cl_server->sv_opts->o_idle_timeout * 1000 -
-		    client_elapsed_ms(&cl->cl_partial_since);
+		n = poll(&pfd, 1, (int)left);
 	} while (n == 0 || (n == -1 && errno == EINTR));
 	return true;
 }
@@ -93,8 +99,7 @@ client_read(struct client *cl, void *buf, size_t len)
 {
 	ssize_t n;
 
-	if (cl->cl_partial && cl->cl_server->sv_opts->o_idle_timeout > 0 &&
-	    !client_wait_partial(cl))
+	if (cl->cl_partial && !client_wait(cl, POLLIN, &cl->cl_partial_since))
 		return 0;
 	while ((n = recv(cl->cl_fd, buf, len, 0)) == -1 && errno == EINTR)
 		continue;
@@ -105,30 +110,6 @@ client_read(struct client *cl, void *buf, size_t len)
 	}
 	client_failed(cl, n == 0 ? 0 : errno);
 	return 0;
-}
-
-/*
- * The client's side of the buffers is full. It has until the idle timeout,
- * counted from the start of this write, to take the rest: a client that
- * reads a byte now and then does not stretch it. Once forced, no waiting.
- */
-static bool
-client_wait_writable(struct client *cl, const struct timespec *since)
-{
-	long idle = (long)cl->cl_server->sv_opts->o_idle_timeout * 1000, left;
-	struct pollfd pfd = { .fd = cl->cl_fd, .events = POLLOUT };
-
-	if (atomic_load(&cl->cl_server->sv_forced)) {
-		client_set_reason(cl, CLOSE_FORCED);
-		return false;
-	}
-	left = idle == 0 ? 60000 : idle - client_elapsed_ms(since);
-	if (left <= 0) {
-		client_set_reason(cl, CLOSE_IDLE);
-		return false;
-	}
-	poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
-	return true;
 }
 
 int
@@ -145,7 +126,7 @@ client_write(struct client *cl, const void *buf, size_t len)
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (since.tv_sec == 0)
 				clock_gettime(CLOCK_MONOTONIC, &since);
-			if (!client_wait_writable(cl, &since))
+			if (!client_wait(cl, POLLOUT, &since))
 				return -1;
 			continue;
 		}

@@ -378,10 +378,7 @@ server_totals(struct server *sv, struct server_totals *t)
 unsigned
 server_active_clients(struct server *sv)
 {
-	unsigned n;
-
-	n = admit_active(&sv->sv_admit);
-	return n;
+	return admit_active(&sv->sv_admit);
 }
 
 double
