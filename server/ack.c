@@ -33,7 +33,7 @@ ack_log(struct client *cl, const char *msg, size_t len)
 void
 service_ack(struct client *cl)
 {
-	size_t max = cl->cl_server->sv_opts->o_max_line, len = 0;
+	size_t max = cl->cl_channel->ch_conf.cc_max_line, len = 0;
 	bool complete = false;
 	char *buf, *nl;
 	ssize_t n;
@@ -53,8 +53,7 @@ service_ack(struct client *cl)
 		if (complete)
 			break;
 	}
-	if (len == max || (len > 0 && cl->cl_reason != NULL &&
-	    strcmp(cl->cl_reason, CLOSE_CLIENT) == 0))
+	if (len == max || (len > 0 && cl->cl_reason == CLOSE_CLIENT))
 		complete = true;
 	if (complete) {
 		ack_log(cl, buf, len);

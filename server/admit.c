@@ -1,4 +1,4 @@
-/* Admission: ACL, --max-clients and --max-per-ip decisions with reasons. */
+/* Admission: the ACL, rate, max-clients and max-per-ip decisions, with their reasons. */
 #include <netinet/in.h>
 
 #include <stdlib.h>
@@ -8,6 +8,10 @@
 
 #define ADMIT_TABLE_SIZE 1024
 
+const char *const reject_reason_names[REJECT_NREASONS] = {
+	"busy", "per_ip", "acl", "resources", "rate", "proxy",
+};
+
 /* One source address with clients; freed when its last client leaves. */
 struct admit_ip {
 	struct admit_key	 ai_key;
@@ -16,10 +20,9 @@ struct admit_ip {
 };
 
 void
-admit_init(struct admit *ad, const struct options *opts)
+admit_init(struct admit *ad)
 {
 	memset(ad, 0, sizeof *ad);
-	ad->ad_opts = opts;
 	atomic_init(&ad->ad_active, 0);
 	pthread_mutex_init(&ad->ad_lock, NULL);
 }
@@ -30,7 +33,7 @@ admit_free(struct admit *ad)
 	struct admit_ip *ip, *next;
 	size_t i;
 
-	for (i = 0; i < ad->ad_size; i++) {
+	for (i = 0; ad->ad_table != NULL && i < ADMIT_TABLE_SIZE; i++) {
 		for (ip = ad->ad_table[i]; ip != NULL; ip = next) {
 			next = ip->ai_next;
 			free(ip);
@@ -38,7 +41,6 @@ admit_free(struct admit *ad)
 	}
 	free(ad->ad_table);
 	ad->ad_table = NULL;
-	ad->ad_size = 0;
 	pthread_mutex_destroy(&ad->ad_lock);
 }
 
@@ -61,22 +63,52 @@ admit_key(const struct sockaddr *peer, struct admit_key *key)
 	}
 }
 
-int
-admit_acl(const struct options *opts, const struct sockaddr *peer)
+bool
+admit_listed(const struct cidr_list *list, const struct sockaddr *peer)
 {
 	size_t i;
 
-	for (i = 0; i < opts->o_ndeny; i++) {
-		if (cidr_match(&opts->o_deny[i], peer))
-			return REJECT_ACL;
+	for (i = 0; i < list->cl_count; i++) {
+		if (cidr_match(&list->cl_items[i], peer))
+			return true;
 	}
-	if (opts->o_nallow == 0)
+	return false;
+}
+
+int
+admit_acl(const struct cidr_list *allow, const struct cidr_list *deny,
+    const struct sockaddr *peer)
+{
+	if (admit_listed(deny, peer))
+		return REJECT_ACL;
+	if (allow->cl_count > 0 && !admit_listed(allow, peer))
+		return REJECT_ACL;
+	return REJECT_NONE;
+}
+
+int
+admit_rate(struct admit_rate *ar, unsigned rate)
+{
+	struct timespec now;
+	double elapsed;
+
+	if (rate == 0)
 		return REJECT_NONE;
-	for (i = 0; i < opts->o_nallow; i++) {
-		if (cidr_match(&opts->o_allow[i], peer))
-			return REJECT_NONE;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ar->ar_last.tv_sec == 0 && ar->ar_last.tv_nsec == 0)
+		ar->ar_tokens = rate;	/* a new bucket starts full */
+	else {
+		elapsed = (double)(now.tv_sec - ar->ar_last.tv_sec) +
+		    (double)(now.tv_nsec - ar->ar_last.tv_nsec) / 1e9;
+		ar->ar_tokens += elapsed * rate;
+		if (ar->ar_tokens > rate)
+			ar->ar_tokens = rate;
 	}
-	return REJECT_ACL;
+	ar->ar_last = now;
+	if (ar->ar_tokens < 1.0)
+		return REJECT_RATE;
+	ar->ar_tokens -= 1.0;
+	return REJECT_NONE;
 }
 
 static size_t
@@ -102,66 +134,20 @@ admit_find(struct admit *ad, const struct admit_key *key)
 	return pp;
 }
 
-/* Count key's source in; REJECT_NONE, REJECT_PER_IP or REJECT_RESOURCES. */
-static int
-admit_take_ip(struct admit *ad, const struct admit_key *key)
-{
-	struct admit_ip **pp;
-	int rc = REJECT_NONE;
-
-	pthread_mutex_lock(&ad->ad_lock);
-	if (ad->ad_table == NULL) {
-		ad->ad_table = calloc(ADMIT_TABLE_SIZE, sizeof *ad->ad_table);
-		ad->ad_size = ad->ad_table != NULL ? ADMIT_TABLE_SIZE : 0;
-	}
-	if (ad->ad_table == NULL)
-		rc = REJECT_RESOURCES;
-	else if (*(pp = admit_find(ad, key)) == NULL &&
-	    (*pp = calloc(1, sizeof **pp)) == NULL)
-		rc = REJECT_RESOURCES;
-	else if ((*pp)->ai_count >= ad->ad_opts->o_max_per_ip)
-		rc = REJECT_PER_IP;
-	else {
-		(*pp)->ai_key = *key;
-		(*pp)->ai_count++;
-	}
-	pthread_mutex_unlock(&ad->ad_lock);
-	return rc;
-}
-
 int
-admit_take(struct admit *ad, const struct admit_key *key)
+admit_take(struct admit *ad, unsigned max)
 {
-	const struct options *o = ad->ad_opts;
-	int rc;
-
 	/* Take first, check after: two racing clients can't both get the last slot. */
-	if (atomic_fetch_add(&ad->ad_active, 1) >= o->o_max_clients) {
+	if (atomic_fetch_add(&ad->ad_active, 1) >= max && max > 0) {
 		atomic_fetch_sub(&ad->ad_active, 1);
 		return REJECT_BUSY;
-	}
-	if (o->o_max_per_ip > 0 &&
-	    (rc = admit_take_ip(ad, key)) != REJECT_NONE) {
-		atomic_fetch_sub(&ad->ad_active, 1);
-		return rc;
 	}
 	return REJECT_NONE;
 }
 
 unsigned
-admit_release(struct admit *ad, const struct admit_key *key)
+admit_release(struct admit *ad)
 {
-	struct admit_ip **pp, *ip;
-
-	if (ad->ad_opts->o_max_per_ip > 0) {
-		pthread_mutex_lock(&ad->ad_lock);
-		pp = admit_find(ad, key);
-		if ((ip = *pp) != NULL && --ip->ai_count == 0) {
-			*pp = ip->ai_next;
-			free(ip);
-		}
-		pthread_mutex_unlock(&ad->ad_lock);
-	}
 	return atomic_fetch_sub(&ad->ad_active, 1) - 1;
 }
 
@@ -169,4 +155,46 @@ unsigned
 admit_active(struct admit *ad)
 {
 	return atomic_load(&ad->ad_active);
+}
+
+int
+admit_take_ip(struct admit *ad, const struct admit_key *key, unsigned max)
+{
+	struct admit_ip **pp;
+	int rc = REJECT_NONE;
+
+	pthread_mutex_lock(&ad->ad_lock);
+	if (ad->ad_table == NULL)
+		ad->ad_table = calloc(ADMIT_TABLE_SIZE, sizeof *ad->ad_table);
+	if (ad->ad_table == NULL)
+		rc = REJECT_RESOURCES;
+	else if (*(pp = admit_find(ad, key)) == NULL &&
+	    (*pp = calloc(1, sizeof **pp)) == NULL)
+		rc = REJECT_RESOURCES;
+	else if ((*pp)->ai_count >= max) {
+		rc = REJECT_PER_IP;
+		if ((*pp)->ai_count == 0) {	/* max 0: nothing to keep */
+			free(*pp);
+			*pp = NULL;
+		}
+	} else {
+		(*pp)->ai_key = *key;
+		(*pp)->ai_count++;
+	}
+	pthread_mutex_unlock(&ad->ad_lock);
+	return rc;
+}
+
+void
+admit_release_ip(struct admit *ad, const struct admit_key *key)
+{
+	struct admit_ip **pp, *ip;
+
+	pthread_mutex_lock(&ad->ad_lock);
+	if (ad->ad_table != NULL && (ip = *(pp = admit_find(ad, key))) != NULL &&
+	    --ip->ai_count == 0) {
+		*pp = ip->ai_next;
+		free(ip);
+	}
+	pthread_mutex_unlock(&ad->ad_lock);
 }

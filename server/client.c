@@ -1,4 +1,4 @@
-/* A client: one accepted connection served by one handler thread. */
+/* A client: one accepted connection, from admission to its one way of closing. */
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -14,8 +14,14 @@
 #include "server.h"
 #include "service.h"
 
-#define CLIENT_LINGER_MS	1000	/* wait for the peer's FIN after ours */
+#define CLIENT_LINGER_MS	1000	/* wait for the peer's FIN after ours, in all */
 #define CLIENT_LINGER_BYTES	(64 * 1024)
+
+const char *const close_reason_names[CLOSE_NREASONS] = {
+	"none", "client_closed", "done", "quit", "idle_timeout",
+	"line_too_long", "shutdown", "forced", "reset", "error", "upstream",
+	"proxy",
+};
 
 static long
 client_elapsed_ms(const struct timespec *since)
@@ -27,6 +33,137 @@ client_elapsed_ms(const struct timespec *since)
 	    (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
+struct client *
+client_new(struct channel *ch, int fd, const struct sockaddr *peer,
+    socklen_t peerlen)
+{
+	struct client *cl;
+
+	if ((cl = calloc(1, sizeof *cl)) == NULL)
+		return NULL;
+	cl->cl_server = ch->ch_server;
+	cl->cl_channel = ch;
+	cl->cl_fd = fd;
+	cl->cl_exit = -1;
+	memcpy(&cl->cl_peer, peer, peerlen);
+	netaddr_canonical(&cl->cl_peer, NULL);
+	admit_key((struct sockaddr *)&cl->cl_peer, &cl->cl_key);
+	clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
+	channel_ref(ch);
+	return cl;
+}
+
+void
+client_register(struct client *cl)
+{
+	struct channel *ch = cl->cl_channel;
+
+	pthread_mutex_lock(&ch->ch_lock);
+	TAILQ_INSERT_TAIL(&ch->ch_clients, cl, cl_entry);
+	pthread_mutex_unlock(&ch->ch_lock);
+}
+
+void
+client_admitted(struct client *cl)
+{
+	struct channel_stats *cs = cl->cl_channel->ch_stats;
+
+	cl->cl_id = atomic_fetch_add(&cl->cl_server->sv_next_conn, 1);
+	cl->cl_admitted = true;
+	/* Counted before its handler runs, so PORTS sees its own connection. */
+	stats_add(cs->cs_accepted, 1);
+	stats_add(cs->cs_active, 1);
+}
+
+/* The accept or close line of the log, with the fields of SPEC 2. */
+static void
+client_log(struct client *cl, const char *event, bool closing)
+{
+	char via[NETADDR_STRLEN];
+	struct logline l;
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	log_begin(&l, LOG_INFO, event);
+	log_uint(&l, "port", cl->cl_channel->ch_port);
+	log_str(&l, "service", cl->cl_channel->ch_service->svc_name);
+	log_str(&l, "peer", cl->cl_peername);
+	if (cl->cl_proxied)
+		log_str(&l, "via", netaddr_format((struct sockaddr *)&cl->cl_via,
+		    via, sizeof via));
+	log_uint(&l, "conn", cl->cl_id);
+	if (closing) {
+		log_uint(&l, "bytes_in", cl->cl_bytes_in);
+		log_uint(&l, "bytes_out", cl->cl_bytes_out);
+		log_uint(&l, "ms", (unsigned long long)client_elapsed_ms(
+		    &cl->cl_start));
+		log_str(&l, "reason", close_reason_names[cl->cl_reason]);
+		if (cl->cl_exit >= 0)
+			log_uint(&l, "exit", (unsigned long long)cl->cl_exit);
+		if (cl->cl_signal > 0)
+			log_str(&l, "signal", sigabbrev_np(cl->cl_signal) != NULL ?
+			    sigabbrev_np(cl->cl_signal) : "?");
+		if (cl->cl_error[0] != '\0')
+			log_str(&l, "error", cl->cl_error);
+	}
+	log_end(&l);
+}
+
+void
+client_log_accept(struct client *cl)
+{
+	if (cl->cl_logged)
+		return;
+	cl->cl_logged = true;
+	netaddr_format((struct sockaddr *)&cl->cl_peer, cl->cl_peername,
+	    sizeof cl->cl_peername);
+	client_log(cl, "accept", false);
+}
+
+/* Forget cl: release what it holds, close its socket, free it. */
+static void
+client_forget(struct client *cl)
+{
+	struct channel *ch = cl->cl_channel;
+	struct server *sv = cl->cl_server;
+
+	if (cl->cl_admitted)
+		stats_sub(ch->ch_stats->cs_active, 1);
+	pthread_mutex_lock(&ch->ch_lock);
+	TAILQ_REMOVE(&ch->ch_clients, cl, cl_entry);
+	/* Closed under the lock, so shutdown never touches a reused number. */
+	if (cl->cl_fd != -1)
+		close(cl->cl_fd);
+	pthread_mutex_unlock(&ch->ch_lock);
+	if (cl->cl_ip_admit != NULL)
+		admit_release_ip(cl->cl_ip_admit, &cl->cl_key);
+	if (ch->ch_conf.cc_max_clients > 0)
+		admit_release(&ch->ch_tally->ct_admit);
+	admit_release(&sv->sv_admit);
+	free(cl);
+	channel_release(ch);
+	server_client_left(sv);
+}
+
+void
+client_close(struct client *cl)
+{
+	if (cl->cl_logged) {
+		client_set_reason(cl, CLOSE_DONE);
+		client_log(cl, "close", true);
+	}
+	client_forget(cl);
+}
+
+void
+client_discard(struct client *cl)
+{
+	if (cl->cl_admitted)
+		stats_sub(cl->cl_channel->ch_stats->cs_accepted, 1);
+	cl->cl_fd = -1;		/* the refusal owns the socket now */
+	client_forget(cl);
+}
+
 bool
 client_stopping(const struct client *cl)
 {
@@ -34,10 +171,23 @@ client_stopping(const struct client *cl)
 	    memory_order_relaxed);
 }
 
-void
-client_set_reason(struct client *cl, const char *reason)
+bool
+client_forced(const struct client *cl)
 {
-	if (cl->cl_reason == NULL)
+	return atomic_load_explicit(&cl->cl_server->sv_forced,
+	    memory_order_relaxed);
+}
+
+long
+client_idle_ms(const struct client *cl)
+{
+	return (long)cl->cl_channel->ch_conf.cc_idle_timeout * 1000;
+}
+
+void
+client_set_reason(struct client *cl, enum close_reason reason)
+{
+	if (cl->cl_reason == CLOSE_NONE)
 		cl->cl_reason = reason;
 }
 
@@ -49,11 +199,24 @@ client_mark_partial(struct client *cl, bool partial)
 	cl->cl_partial = partial;
 }
 
-/* Why the conversation ended, from recv's or send's failure. */
-static void
+void
+client_count(struct client *cl, bool out, size_t n)
+{
+	struct channel_stats *cs = cl->cl_channel->ch_stats;
+
+	if (out) {
+		cl->cl_bytes_out += n;
+		stats_add(cs->cs_bytes_out, n);
+	} else {
+		cl->cl_bytes_in += n;
+		stats_add(cs->cs_bytes_in, n);
+	}
+}
+
+void
 client_failed(struct client *cl, int error)
 {
-	if (atomic_load(&cl->cl_server->sv_forced))
+	if (client_forced(cl))
 		client_set_reason(cl, CLOSE_FORCED);
 	else if (error == EAGAIN || error == EWOULDBLOCK)
 		client_set_reason(cl, CLOSE_IDLE);
@@ -75,12 +238,12 @@ client_failed(struct client *cl, int error)
 static bool
 client_wait(struct client *cl, short events, const struct timespec *since)
 {
-	long idle = (long)cl->cl_server->sv_opts->o_idle_timeout * 1000, left;
+	long idle = client_idle_ms(cl), left;
 	struct pollfd pfd = { .fd = cl->cl_fd, .events = events };
 	int n;
 
 	do {
-		if (atomic_load(&cl->cl_server->sv_forced)) {
+		if (client_forced(cl)) {
 			client_set_reason(cl, CLOSE_FORCED);
 			return false;
 		}
@@ -104,8 +267,7 @@ client_read(struct client *cl, void *buf, size_t len)
 	while ((n = recv(cl->cl_fd, buf, len, 0)) == -1 && errno == EINTR)
 		continue;
 	if (n > 0) {
-		cl->cl_bytes_in += (size_t)n;
-		stats_add(cl->cl_channel->ch_stats.cs_bytes_in, (size_t)n);
+		client_count(cl, false, (size_t)n);
 		return n;
 	}
 	client_failed(cl, n == 0 ? 0 : errno);
@@ -136,79 +298,60 @@ client_write(struct client *cl, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
-		cl->cl_bytes_out += (size_t)n;
-		stats_add(cl->cl_channel->ch_stats.cs_bytes_out, (size_t)n);
+		client_count(cl, true, (size_t)n);
 	}
 	return 0;
 }
 
-void
-client_log(struct client *cl, const char *event)
-{
-	struct logline l;
-
-	if (!log_enabled(LOG_INFO))
-		return;
-	log_begin(&l, LOG_INFO, event);
-	log_uint(&l, "port", cl->cl_channel->ch_port);
-	log_str(&l, "service", cl->cl_channel->ch_service->svc_name);
-	log_str(&l, "peer", cl->cl_peername);
-	log_uint(&l, "conn", cl->cl_id);
-	if (strcmp(event, "close") == 0) {
-		log_uint(&l, "bytes_in", cl->cl_bytes_in);
-		log_uint(&l, "bytes_out", cl->cl_bytes_out);
-		log_uint(&l, "ms", (unsigned long long)client_elapsed_ms(
-		    &cl->cl_start));
-		log_str(&l, "reason", cl->cl_reason);
-	}
-	log_end(&l);
-}
-
 /*
  * We spoke last. If the client sent more than we read, closing now would
- * answer with a reset that can eat our reply: send our FIN and drain its
- * input briefly first.
+ * answer with a reset that can eat our reply: send our FIN and read its
+ * input until its FIN, for one second in all (a trickle does not extend
+ * it), counting what we read.
  */
 static void
 client_linger(struct client *cl)
 {
 	struct pollfd pfd = { .fd = cl->cl_fd, .events = POLLIN };
+	struct timespec since;
 	size_t drained = 0;
-	char scratch[4096];
+	char scratch[2048];
+	long left;
 	ssize_t n;
 
 	/* Nothing unread (the usual case): a plain close sends a FIN, not a reset. */
-	if (recv(cl->cl_fd, scratch, sizeof scratch, MSG_DONTWAIT) <= 0)
+	if ((n = recv(cl->cl_fd, scratch, sizeof scratch, MSG_DONTWAIT)) <= 0)
 		return;
+	client_count(cl, false, (size_t)n);
 	if (shutdown(cl->cl_fd, SHUT_WR) == -1)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &since);
 	while (drained < CLIENT_LINGER_BYTES &&
-	    poll(&pfd, 1, CLIENT_LINGER_MS) == 1) {
+	    (left = CLIENT_LINGER_MS - client_elapsed_ms(&since)) > 0 &&
+	    poll(&pfd, 1, (int)left) == 1) {
 		n = recv(cl->cl_fd, scratch, sizeof scratch, MSG_DONTWAIT);
 		if (n <= 0)
 			break;
 		drained += (size_t)n;
+		client_count(cl, false, (size_t)n);
 	}
 }
 
 static bool
-client_spoke_last(const char *reason)
+client_spoke_last(enum close_reason reason)
 {
-	return strcmp(reason, CLOSE_DONE) == 0 || strcmp(reason, CLOSE_QUIT) ==
-	    0 || strcmp(reason, CLOSE_IDLE) == 0 || strcmp(reason,
-	    CLOSE_TOO_LONG) == 0 || strcmp(reason, CLOSE_SHUTDOWN) == 0;
+	return reason == CLOSE_DONE || reason == CLOSE_QUIT ||
+	    reason == CLOSE_IDLE || reason == CLOSE_TOO_LONG ||
+	    reason == CLOSE_SHUTDOWN;
 }
 
 void
 client_run(struct client *cl)
 {
-	netaddr_format((struct sockaddr *)&cl->cl_peer, cl->cl_peername,
-	    sizeof cl->cl_peername);
-	client_log(cl, "accept");
+	client_log_accept(cl);
 	cl->cl_channel->ch_service->svc_handler(cl);
 	client_set_reason(cl, CLOSE_DONE);
 	if (client_spoke_last(cl->cl_reason))
 		client_linger(cl);
-	client_log(cl, "close");
-	server_client_done(cl->cl_server, cl);
+	client_close(cl);
 }

@@ -1,4 +1,4 @@
-/* A client: one accepted connection served by one handler thread. */
+/* A client: one accepted connection, from admission to its one way of closing. */
 #ifndef MPSERVER_CLIENT_H
 #define MPSERVER_CLIENT_H
 
@@ -16,42 +16,83 @@
 #include "netaddr.h"
 
 struct channel;
+struct event;
 struct server;
 
-/* Close reasons of SPEC 7. */
-#define CLOSE_CLIENT	"client_closed"
-#define CLOSE_DONE	"done"
-#define CLOSE_QUIT	"quit"
-#define CLOSE_IDLE	"idle_timeout"
-#define CLOSE_TOO_LONG	"line_too_long"
-#define CLOSE_SHUTDOWN	"shutdown"
-#define CLOSE_FORCED	"forced"
-#define CLOSE_RESET	"reset"
-#define CLOSE_ERROR	"error"
+/* Why a client's conversation ended (SPEC 7 and 12); names in close_reason_names. */
+enum close_reason {
+	CLOSE_NONE,		/* not known yet */
+	CLOSE_CLIENT,		/* client_closed */
+	CLOSE_DONE,
+	CLOSE_QUIT,
+	CLOSE_IDLE,		/* idle_timeout */
+	CLOSE_TOO_LONG,		/* line_too_long */
+	CLOSE_SHUTDOWN,
+	CLOSE_FORCED,
+	CLOSE_RESET,
+	CLOSE_ERROR,
+	CLOSE_UPSTREAM,
+	CLOSE_PROXY,
+	CLOSE_NREASONS,
+};
+
+extern const char *const close_reason_names[CLOSE_NREASONS];
 
 struct client {
 	struct server		*cl_server;
-	struct channel		*cl_channel;
+	struct channel		*cl_channel;	/* holds a reference to it */
 	int			 cl_fd;
 	uint64_t		 cl_id;
+	/* The client: the PROXY header's source when it came through a proxy. */
 	struct sockaddr_storage	 cl_peer;	/* canonical: mapped IPv4 is IPv4 */
+	struct sockaddr_storage	 cl_via;	/* the proxy, when cl_proxied */
+	bool			 cl_proxied;
 	struct admit_key	 cl_key;
-	struct timespec		 cl_start;	/* CLOCK_MONOTONIC */
+	struct admit		*cl_ip_admit;	/* the per-source table it counts in */
+	bool			 cl_admitted;	/* counted in accepted and active */
+	bool			 cl_logged;	/* its accept line is out */
+	struct timespec		 cl_start;	/* CLOCK_MONOTONIC, at accept */
 	TAILQ_ENTRY(client)	 cl_entry;	/* channel's ch_clients, ch_lock */
 
-	/* Touched only by the handler thread. */
+	/* While it waits for a first byte or a PROXY header: listener thread. */
+	struct event		*cl_wait;
+	TAILQ_ENTRY(client)	 cl_wait_entry;	/* channel's ch_waiting */
+
+	/* Touched only by the thread serving it. */
 	char			 cl_peername[NETADDR_STRLEN];
 	unsigned long long	 cl_bytes_in;
 	unsigned long long	 cl_bytes_out;
-	const char		*cl_reason;	/* why it closed, once known */
-	atomic_bool		 cl_sleeping;	/* in SLEEP: keep its write side */
+	enum close_reason	 cl_reason;
+	int			 cl_exit;	/* exec: exit status, or -1 */
+	int			 cl_signal;	/* exec: killed by this signal, or 0 */
+	char			 cl_error[128];	/* why, for error and upstream */
+	atomic_bool		 cl_keep_reading;	/* in SLEEP or a relay: shutdown leaves its read side */
 	bool			 cl_partial;	/* half a message is in */
 	struct timespec		 cl_partial_since;
 };
 
-/* The handler thread's body: log, run the service, close, release. */
+/* A client of ch on fd, not yet admitted; NULL when out of memory. */
+struct client *client_new(struct channel *ch, int fd,
+	    const struct sockaddr *peer, socklen_t peerlen);
+/* Listed in its channel, so shutdown reaches it. */
+void	client_register(struct client *cl);
+/* Now served: counted in accepted and active. */
+void	client_admitted(struct client *cl);
+/* Its accept line, once. */
+void	client_log_accept(struct client *cl);
+/*
+ * The one way a client goes: its close line (if its accept line is out),
+ * its admission released, its socket closed, its channel let go, freed.
+ */
+void	client_close(struct client *cl);
+/* Never served after all (refused after it was registered): forget it without a close line. */
+void	client_discard(struct client *cl);
+
+/* The handler thread's body: run the service, then client_close. */
 void	client_run(struct client *cl);
 
+/* The idle timeout of its channel, in milliseconds; 0: never. */
+long	client_idle_ms(const struct client *cl);
 /*
  * Blocking I/O with the idle timeout. client_read returns bytes read, or 0
  * when the conversation is over (EOF, idle, reset, shutdown) with cl_reason
@@ -60,14 +101,17 @@ void	client_run(struct client *cl);
 ssize_t	client_read(struct client *cl, void *buf, size_t len);
 int	client_write(struct client *cl, const void *buf, size_t len);
 bool	client_stopping(const struct client *cl);
+bool	client_forced(const struct client *cl);
 /*
  * Idle means no complete progress: while half a line or message is in, the
  * idle clock runs from its first byte, so one byte every few seconds does
  * not keep a client alive.
  */
 void	client_mark_partial(struct client *cl, bool partial);
-void	client_set_reason(struct client *cl, const char *reason);
-/* The accept or close line of the log, with the fields of SPEC 2. */
-void	client_log(struct client *cl, const char *event);
+void	client_set_reason(struct client *cl, enum close_reason reason);
+/* The reason from a failed recv/send's errno (0: EOF). */
+void	client_failed(struct client *cl, int error);
+/* Count bytes moved for the client's close line and its channel's counters. */
+void	client_count(struct client *cl, bool out, size_t n);
 
 #endif

@@ -39,18 +39,18 @@ command_flush(struct client *cl, struct evbuffer *out)
 static void
 command_ports(struct client *cl, struct evbuffer *out)
 {
-	struct server *sv = cl->cl_server;
-	size_t i;
+	struct channel *const *chs;
+	size_t i, n;
 
-	for (i = 0; i < sv->sv_nchannels; i++) {
-		struct channel *ch = &sv->sv_channels[i];
-
+	chs = server_channels(cl->cl_server, &n);
+	for (i = 0; i < n; i++) {
 		evbuffer_add_printf(out, "211-%u %s active=%llu accepted=%llu\r\n",
-		    ch->ch_port, ch->ch_service->svc_name,
-		    stats_get(ch->ch_stats.cs_active),
-		    stats_get(ch->ch_stats.cs_accepted));
+		    chs[i]->ch_port, chs[i]->ch_service->svc_name,
+		    stats_get(chs[i]->ch_stats->cs_active),
+		    stats_get(chs[i]->ch_stats->cs_accepted));
 	}
-	evbuffer_add_printf(out, "211 %zu channels\r\n", sv->sv_nchannels);
+	server_channels_done(cl->cl_server);
+	evbuffer_add_printf(out, "211 %zu channels\r\n", n);
 }
 
 static void
@@ -132,9 +132,9 @@ command_dispatch(struct client *cl, const struct command *c,
 		/* Our reply so far goes first; then only this client waits. */
 		if (command_flush(cl, out) == -1)
 			return false;
-		atomic_store(&cl->cl_sleeping, true);
+		atomic_store(&cl->cl_keep_reading, true);
 		slept = server_sleep(cl->cl_server, c->c_ms);
-		atomic_store(&cl->cl_sleeping, false);
+		atomic_store(&cl->cl_keep_reading, false);
 		if (!slept) {
 			/* Cut by the grace: said without waiting (client_write). */
 			evbuffer_add_printf(out, "421 server shutting down\r\n");
@@ -166,15 +166,17 @@ command_dispatch(struct client *cl, const struct command *c,
 static void
 command_farewell(struct client *cl, struct evbuffer *out)
 {
-	if (cl->cl_reason == NULL)
-		return;
-	if (strcmp(cl->cl_reason, CLOSE_IDLE) == 0)
+	if (cl->cl_reason == CLOSE_IDLE)
 		evbuffer_add_printf(out, "421 idle timeout, closing\r\n");
-	else if (strcmp(cl->cl_reason, CLOSE_SHUTDOWN) == 0)
+	else if (cl->cl_reason == CLOSE_SHUTDOWN)
 		evbuffer_add_printf(out, "421 server shutting down\r\n");
 }
 
-/* Every complete line in lb is answered; false once the client must go. */
+/*
+ * Every complete line in lb is answered, each reply written before the
+ * next line is read (so a client that pipelines without reading holds one
+ * reply, not thousands); false once the client must go.
+ */
 static bool
 command_lines(struct client *cl, struct linebuf *lb, struct evbuffer *out)
 {
@@ -188,6 +190,8 @@ command_lines(struct client *cl, struct linebuf *lb, struct evbuffer *out)
 		progressed = true;
 		command_parse(line, len, &c);
 		if (!command_dispatch(cl, &c, out))
+			return false;
+		if (command_flush(cl, out) == -1)
 			return false;
 	}
 	if (rc == LINEBUF_TOO_LONG) {
@@ -211,7 +215,7 @@ service_cmd(struct client *cl)
 	ssize_t n;
 	char *space;
 
-	if (out == NULL || linebuf_init(&lb, cl->cl_server->sv_opts->o_max_line)
+	if (out == NULL || linebuf_init(&lb, cl->cl_channel->ch_conf.cc_max_line)
 	    == -1) {
 		if (out != NULL)
 			evbuffer_free(out);

@@ -112,7 +112,7 @@ service_chargen(struct client *cl)
 		if (client_write(cl, chargen_ring, sizeof chargen_ring) == -1)
 			break;
 	}
-	if (cl->cl_reason != NULL && strcmp(cl->cl_reason, CLOSE_RESET) == 0)
+	if (cl->cl_reason == CLOSE_RESET)
 		cl->cl_reason = CLOSE_CLIENT;	/* RFC 864 ends this way */
 	client_set_reason(cl, CLOSE_SHUTDOWN);
 }

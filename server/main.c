@@ -33,13 +33,34 @@ struct main_ctx {
 static const int main_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
 #define MAIN_NSIGNALS (sizeof main_signals / sizeof main_signals[0])
 
+/* Descriptors a client may hold: its socket, and a relay's second end or pipes. */
+static unsigned
+main_fds_per_client(const struct options *o)
+{
+	const struct conf_list *cl = &o->o_channels;
+	unsigned most = 1;
+	size_t i;
+
+	for (i = 0; i < cl->cf_count; i++) {
+		const char *name = service_table[cl->cf_channels[i].cc_service].
+		    svc_name;
+
+		if (strcmp(name, "exec") == 0)
+			most = 4;
+		else if (strcmp(name, "forward") == 0 && most < 2)
+			most = 2;
+	}
+	return most;
+}
+
 /* Descriptors are our clients: take all the kernel lets us. */
 static void
 main_raise_nofile(const struct options *o)
 {
 	struct rlimit rl;
-	/* A channel holds its socket, its base's epoll and notify descriptors. */
-	rlim_t need = (rlim_t)o->o_max_clients + 5 * o->o_ports.pl_count + 64;
+	/* A channel holds its socket, its base's epoll and signal pair. */
+	rlim_t need = (rlim_t)o->o_max_clients * main_fds_per_client(o) +
+	    4 * o->o_channels.cf_count + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
@@ -53,7 +74,7 @@ main_raise_nofile(const struct options *o)
 		    "%llu that --max-clients %u and %zu channels need; clients "
 		    "beyond it wait in the backlog", (unsigned long long)
 		    rl.rlim_cur, (unsigned long long)need, o->o_max_clients,
-		    o->o_ports.pl_count);
+		    o->o_channels.cf_count);
 }
 
 /* After every port is bound: become --user, group first. */
@@ -73,30 +94,31 @@ main_drop_privileges(const struct passwd *pw, char **cause)
 static void
 main_announce(struct server *sv, int inherited)
 {
+	struct channel *const *chs;
 	struct logline l;
-	size_t i;
+	size_t i, n;
 
-	for (i = 0; i < sv->sv_nchannels; i++) {
-		struct channel *ch = &sv->sv_channels[i];
-
-		printf("listening %s %s\n", ch->ch_name,
-		    ch->ch_service->svc_name);
+	chs = server_channels(sv, &n);
+	for (i = 0; i < n; i++) {
+		printf("listening %s %s\n", chs[i]->ch_name,
+		    chs[i]->ch_service->svc_name);
 		if (!log_enabled(LOG_INFO))
 			continue;
 		log_begin(&l, LOG_INFO, "listen");
 		if (inherited > 0)
 			log_str(&l, "from", "systemd");
-		log_str(&l, "addr", ch->ch_name);
-		log_uint(&l, "port", ch->ch_port);
-		log_str(&l, "service", ch->ch_service->svc_name);
+		log_str(&l, "addr", chs[i]->ch_name);
+		log_uint(&l, "port", chs[i]->ch_port);
+		log_str(&l, "service", chs[i]->ch_service->svc_name);
 		log_end(&l);
 	}
-	printf("ready %zu channels\n", sv->sv_nchannels);
+	server_channels_done(sv);
+	printf("ready %zu channels\n", n);
 	fflush(stdout);
 	activation_notify("READY=1");
 	if (log_enabled(LOG_INFO)) {
 		log_begin(&l, LOG_INFO, "ready");
-		log_uint(&l, "channels", sv->sv_nchannels);
+		log_uint(&l, "channels", n);
 		log_str(&l, "version", MPSERVER_VERSION);
 		log_end(&l);
 	}
@@ -161,6 +183,51 @@ main_grace_cb(evutil_socket_t fd, short what, void *arg)
 	main_force(arg, "shutdown grace over");
 }
 
+/* SIGHUP: read the file again and apply it, all or nothing (SPEC 9). */
+static void
+main_reload(struct main_ctx *m)
+{
+	const struct options *o = m->m_server.sv_opts;
+	struct server_reload sr;
+	struct conf_list list;
+	struct logline l;
+	char *cause = NULL;
+
+	if (o->o_config == NULL) {
+		log_msg(LOG_INFO, "signal", "SIGHUP ignored: no --config file "
+		    "to reload");
+		return;
+	}
+	memset(&list, 0, sizeof list);
+	if (options_reload(o, service_specs(), &list, &cause) == -1 ||
+	    server_reload(&m->m_server, &list, &sr, &cause) == -1) {
+		atomic_fetch_add(&m->m_server.sv_reloads_failed, 1);
+		atomic_store(&m->m_server.sv_last_reload_ok, false);
+		if (log_enabled(LOG_ERROR)) {
+			log_begin(&l, LOG_ERROR, "reload");
+			log_str(&l, "result", "failed");
+			log_str(&l, "error", cause != NULL ? cause :
+			    "out of memory");
+			log_end(&l);
+		}
+		free(cause);
+		conf_list_free(&list);
+		return;
+	}
+	conf_list_free(&list);
+	atomic_fetch_add(&m->m_server.sv_reloads_ok, 1);
+	atomic_store(&m->m_server.sv_last_reload_ok, true);
+	if (log_enabled(LOG_INFO)) {
+		log_begin(&l, LOG_INFO, "reload");
+		log_str(&l, "result", "ok");
+		log_uint(&l, "added", sr.sr_added);
+		log_uint(&l, "removed", sr.sr_removed);
+		log_uint(&l, "changed", sr.sr_changed);
+		log_uint(&l, "unchanged", sr.sr_unchanged);
+		log_end(&l);
+	}
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -173,22 +240,21 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (sig == SIGHUP) {
-		/* No configuration file to reread: the command line is the config. */
-		log_msg(LOG_INFO, "signal", "SIGHUP ignored: nothing to reload; "
-		    "restart to change the command line");
+		main_reload(m);
 		return;
 	}
 	if (m->m_signals++ > 0) {
 		main_force(m, "second signal");
 		return;
 	}
-	log_msg(LOG_INFO, "shutdown", "%s: closing listeners, %u clients "
-	    "get %u s", strsignal((int)sig), server_active_clients(
-	    &m->m_server), m->m_server.sv_opts->o_shutdown_grace);
-	activation_notify("STOPPING=1");
+	/* Listeners first: a log line must never delay freeing the ports. */
+	server_shutdown(&m->m_server);
 	tv.tv_sec = m->m_server.sv_opts->o_shutdown_grace;
 	evtimer_add(m->m_grace, &tv);
-	server_shutdown(&m->m_server);
+	activation_notify("STOPPING=1");
+	log_msg(LOG_INFO, "shutdown", "%s: listeners closed, %u clients "
+	    "get %u s", strsignal((int)sig), server_active_clients(
+	    &m->m_server), m->m_server.sv_opts->o_shutdown_grace);
 }
 
 /* Signals reach only the main thread, whose loop turns them into events. */
@@ -223,6 +289,25 @@ main_loop(struct main_ctx *m)
 	return 0;
 }
 
+/* libevent's own messages go through our logger, as events of their own. */
+static void
+main_libevent_log(int severity, const char *msg)
+{
+	int level = severity >= EVENT_LOG_ERR ? LOG_ERROR :
+	    severity == EVENT_LOG_WARN ? LOG_WARN : LOG_DEBUG;
+
+	log_msg(level, "libevent", "%s", msg);
+}
+
+/* A can't-happen inside libevent: say so, then abort rather than exit(). */
+static void
+main_libevent_fatal(int err)
+{
+	log_msg(LOG_ERROR, "libevent", "fatal error %d, aborting", err);
+	log_async_stop(1000);
+	abort();
+}
+
 static int
 main_usage_error(char *cause)
 {
@@ -230,6 +315,14 @@ main_usage_error(char *cause)
 	    "out of memory");
 	free(cause);
 	return 2;
+}
+
+static int
+main_check_config(struct options *opts)
+{
+	printf("config ok: %zu channels\n", opts->o_channels.cf_count);
+	options_free(opts);
+	return 0;
 }
 
 int
@@ -244,13 +337,13 @@ main(int argc, char **argv)
 	sigset_t set;
 	size_t i;
 
-	switch (options_parse(argc, argv, service_names, SERVICE_DEFAULT, &opts,
-	    &cause)) {
+	switch (options_parse(argc, argv, service_specs(), SERVICE_DEFAULT,
+	    &opts, &cause)) {
 	case OPTIONS_ERROR:
 		options_free(&opts);
 		return main_usage_error(cause);
 	case OPTIONS_HELP:
-		options_usage(stdout, service_names);
+		options_usage(stdout, service_specs());
 		options_free(&opts);
 		return 0;
 	case OPTIONS_VERSION:
@@ -259,11 +352,15 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (opts.o_user != NULL && (pw = getpwnam(opts.o_user)) == NULL) {
-		options_free(&opts);
 		cause_set(&cause, "unknown user \"%s\"", opts.o_user);
+		options_free(&opts);
 		return main_usage_error(cause);
 	}
+	if (opts.o_check_config)
+		return main_check_config(&opts);
 	log_init(opts.o_log_level, opts.o_log_format, STDERR_FILENO);
+	event_set_log_callback(main_libevent_log);
+	event_set_fatal_callback(main_libevent_fatal);
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	main_raise_nofile(&opts);
@@ -272,12 +369,13 @@ main(int argc, char **argv)
 	sigemptyset(&set);
 	for (i = 0; i < MAIN_NSIGNALS; i++)
 		sigaddset(&set, main_signals[i]);
+	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	if ((ninherited = activation_listen_fds(&inherited, &names, &cause)) ==
 	    -1 ||
-	    server_open_inherited(&m.m_server, &opts, inherited, ninherited,
-	    &cause) == -1 ||
+	    server_open(&m.m_server, &opts, inherited, ninherited, &cause) ==
+	    -1 ||
 	    (pw != NULL && main_drop_privileges(pw, &cause) == -1) ||
 	    (m.m_base = event_base_new()) == NULL ||
 	    server_start(&m.m_server, &cause) == -1) {
@@ -294,6 +392,8 @@ main(int argc, char **argv)
 		options_free(&opts);
 		return 1;
 	}
+	/* From here on a stalled stderr costs log lines, never service. */
+	log_async_start(0);
 	if (ninherited > 0)
 		log_msg(LOG_INFO, "activation", "adopted %d listening sockets "
 		    "from systemd instead of binding", ninherited);
@@ -306,6 +406,7 @@ main(int argc, char **argv)
 	server_free(&m.m_server);
 	event_base_free(m.m_base);
 	log_msg(LOG_INFO, "stop", "all threads joined, exiting");
+	log_async_stop(1000);
 	options_free(&opts);
 	libevent_global_shutdown();
 	return 0;

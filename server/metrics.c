@@ -1,112 +1,22 @@
-/* The metrics service: evhttp on the channel's own listener thread. */
-#include <sys/socket.h>
-
+/* The metrics service: /metrics and /healthz over HTTP/1.1, served like every other service. */
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 
 #include "channel.h"
 #include "client.h"
+#include "httpreq.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
 #include "service.h"
 
-#define METRICS_BUCKETS 256
-
-/*
- * evhttp accepts on its own, so admission happens at a connection's first
- * request (SPEC 7: a refused metrics client gets its 503 at the latest
- * there). Connections are remembered by pointer; only this thread looks.
- */
-struct metrics_conn {
-	struct evhttp_connection	*mc_evcon;
-	struct channel			*mc_channel;
-	struct client			*mc_client;	/* NULL: refused */
-	struct metrics_conn		*mc_next;
-};
-
-struct metrics {
-	struct metrics_conn	*mt_conns[METRICS_BUCKETS];
-	bool			 mt_closing;	/* evhttp_free is closing them all */
-};
-
-static size_t
-metrics_bucket(const struct evhttp_connection *evcon)
-{
-	return ((uintptr_t)evcon >> 4) % METRICS_BUCKETS;
-}
-
-static struct metrics_conn **
-metrics_find(struct metrics *mt, const struct evhttp_connection *evcon)
-{
-	struct metrics_conn **pp;
-
-	for (pp = &mt->mt_conns[metrics_bucket(evcon)]; *pp != NULL;
-	    pp = &(*pp)->mc_next) {
-		if ((*pp)->mc_evcon == evcon)
-			break;
-	}
-	return pp;
-}
-
-/* evhttp is closing the connection: give its slot back. */
-static void
-metrics_closed(struct evhttp_connection *evcon, void *arg)
-{
-	struct metrics_conn *mc = arg, **pp;
-	struct metrics *mt = mc->mc_channel->ch_metrics;
-
-	if (mc->mc_client != NULL) {
-		client_set_reason(mc->mc_client, mt->mt_closing ? CLOSE_SHUTDOWN :
-		    CLOSE_CLIENT);
-		client_log(mc->mc_client, "close");
-		server_client_gone(mc->mc_channel->ch_server, mc->mc_client);
-	}
-	pp = metrics_find(mt, evcon);
-	if (*pp == mc)
-		*pp = mc->mc_next;
-	free(mc);
-}
-
-/* The first request of a connection: admit it or refuse it. */
-static struct metrics_conn *
-metrics_admit(struct channel *ch, struct evhttp_connection *evcon, int *reason)
-{
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	const struct sockaddr *peer = evhttp_connection_get_addr(evcon);
-	struct metrics_conn *mc;
-	int fd = (int)bufferevent_getfd(bev);
-
-	*reason = REJECT_RESOURCES;
-	if (peer == NULL || (mc = calloc(1, sizeof *mc)) == NULL)
-		return NULL;
-	mc->mc_evcon = evcon;
-	mc->mc_channel = ch;
-	mc->mc_client = server_client_new(ch->ch_server, ch, fd, peer,
-	    peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in), reason);
-	if (mc->mc_client != NULL) {
-		netaddr_format((struct sockaddr *)&mc->mc_client->cl_peer,
-		    mc->mc_client->cl_peername,
-		    sizeof mc->mc_client->cl_peername);
-		client_log(mc->mc_client, "accept");
-	} else
-		channel_count_refusal(ch, peer, *reason);
-	mc->mc_next = ch->ch_metrics->mt_conns[metrics_bucket(evcon)];
-	ch->ch_metrics->mt_conns[metrics_bucket(evcon)] = mc;
-	evhttp_connection_set_closecb(evcon, metrics_closed, mc);
-	return mc;
-}
+#define METRICS_TEXT	"text/plain; charset=utf-8"
+#define METRICS_PROM	"text/plain; version=0.0.4; charset=utf-8"
 
 static void
 metrics_family(struct evbuffer *out, const char *name, const char *type,
@@ -116,61 +26,64 @@ metrics_family(struct evbuffer *out, const char *name, const char *type,
 	    type);
 }
 
+/* One series per listed channel of a per-channel counter. */
 static void
-metrics_counter(struct evbuffer *out, struct server *sv, const char *name,
-    const char *type, const char *help, size_t offset)
+metrics_counter(struct evbuffer *out, struct channel *const *chs, size_t n,
+    const char *name, const char *type, const char *help, size_t offset)
 {
 	size_t i;
 
 	metrics_family(out, name, type, help);
-	for (i = 0; i < sv->sv_nchannels; i++) {
-		struct channel *ch = &sv->sv_channels[i];
-		atomic_ullong *field = (atomic_ullong *)((char *)&ch->ch_stats +
+	for (i = 0; i < n; i++) {
+		atomic_ullong *field = (atomic_ullong *)((char *)chs[i]->ch_stats +
 		    offset);
 
 		evbuffer_add_printf(out, "%s{port=\"%u\",service=\"%s\"} %llu\n",
-		    name, ch->ch_port, ch->ch_service->svc_name,
+		    name, chs[i]->ch_port, chs[i]->ch_service->svc_name,
 		    stats_get(*field));
 	}
 }
 
-void
-metrics_render(struct server *sv, struct evbuffer *out)
+static void
+metrics_rejected(struct evbuffer *out, struct channel *const *chs, size_t n)
 {
 	size_t i;
 	int r;
 
-	metrics_counter(out, sv, "mpserver_connections_accepted_total",
-	    "counter", "Clients admitted.",
-	    offsetof(struct channel_stats, cs_accepted));
 	metrics_family(out, "mpserver_connections_rejected_total", "counter",
 	    "Clients refused, by reason.");
-	for (i = 0; i < sv->sv_nchannels; i++) {
-		struct channel *ch = &sv->sv_channels[i];
-
+	for (i = 0; i < n; i++) {
 		for (r = 0; r < REJECT_NREASONS; r++)
 			evbuffer_add_printf(out, "mpserver_connections_rejected_"
 			    "total{port=\"%u\",service=\"%s\",reason=\"%s\"} "
-			    "%llu\n", ch->ch_port, ch->ch_service->svc_name,
-			    reject_reason_names[r],
-			    stats_get(ch->ch_stats.cs_rejected[r]));
+			    "%llu\n", chs[i]->ch_port,
+			    chs[i]->ch_service->svc_name, reject_reason_names[r],
+			    stats_get(chs[i]->ch_stats->cs_rejected[r]));
 	}
-	metrics_counter(out, sv, "mpserver_connections_active", "gauge",
-	    "Clients being served now.",
-	    offsetof(struct channel_stats, cs_active));
-	metrics_counter(out, sv, "mpserver_bytes_received_total", "counter",
-	    "Bytes read from clients.",
-	    offsetof(struct channel_stats, cs_bytes_in));
-	metrics_counter(out, sv, "mpserver_bytes_sent_total", "counter",
-	    "Bytes written to clients.",
-	    offsetof(struct channel_stats, cs_bytes_out));
-	metrics_counter(out, sv, "mpserver_accept_pauses_total", "counter",
-	    "Times accepting paused for lack of descriptors or threads.",
-	    offsetof(struct channel_stats, cs_pauses));
+}
+
+/* The families without a channel label. */
+static void
+metrics_process(struct server *sv, struct evbuffer *out)
+{
 	metrics_family(out, "mpserver_handler_threads", "gauge",
 	    "Handler threads alive, busy or parked.");
 	evbuffer_add_printf(out, "mpserver_handler_threads %u\n",
 	    workers_count(&sv->sv_workers));
+	metrics_family(out, "mpserver_config_reloads_total", "counter",
+	    "Configuration reloads (SIGHUP), by result.");
+	evbuffer_add_printf(out, "mpserver_config_reloads_total{result=\"success\"} "
+	    "%llu\n", atomic_load(&sv->sv_reloads_ok));
+	evbuffer_add_printf(out, "mpserver_config_reloads_total{result=\"failure\"} "
+	    "%llu\n", atomic_load(&sv->sv_reloads_failed));
+	metrics_family(out, "mpserver_config_last_reload_successful", "gauge",
+	    "1 if the last reload succeeded (or none was tried), else 0.");
+	evbuffer_add_printf(out, "mpserver_config_last_reload_successful %d\n",
+	    atomic_load(&sv->sv_last_reload_ok) ? 1 : 0);
+	metrics_family(out, "mpserver_log_lines_dropped_total", "counter",
+	    "Log lines dropped because stderr could not keep up.");
+	evbuffer_add_printf(out, "mpserver_log_lines_dropped_total %llu\n",
+	    log_dropped());
 	metrics_family(out, "mpserver_uptime_seconds", "gauge",
 	    "Seconds since the server started.");
 	evbuffer_add_printf(out, "mpserver_uptime_seconds %.3f\n",
@@ -181,146 +94,151 @@ metrics_render(struct server *sv, struct evbuffer *out)
 	    MPSERVER_VERSION);
 }
 
-/* Bytes that reach or leave the connection's buffers, headers included. */
-static void
-metrics_count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
+void
+metrics_render(struct server *sv, struct evbuffer *out)
 {
-	struct channel *ch = arg;
+	struct channel *const *chs;
+	size_t n;
 
-	(void)buf;
-	if (info->n_added > 0)
-		stats_add(ch->ch_stats.cs_bytes_in, info->n_added);
+	chs = server_channels(sv, &n);
+	metrics_counter(out, chs, n, "mpserver_connections_accepted_total",
+	    "counter", "Clients admitted.",
+	    offsetof(struct channel_stats, cs_accepted));
+	metrics_rejected(out, chs, n);
+	metrics_counter(out, chs, n, "mpserver_connections_active", "gauge",
+	    "Clients being served now.",
+	    offsetof(struct channel_stats, cs_active));
+	metrics_counter(out, chs, n, "mpserver_bytes_received_total", "counter",
+	    "Bytes read from clients.",
+	    offsetof(struct channel_stats, cs_bytes_in));
+	metrics_counter(out, chs, n, "mpserver_bytes_sent_total", "counter",
+	    "Bytes written to clients.",
+	    offsetof(struct channel_stats, cs_bytes_out));
+	metrics_counter(out, chs, n, "mpserver_accept_pauses_total", "counter",
+	    "Times accepting paused for lack of descriptors.",
+	    offsetof(struct channel_stats, cs_pauses));
+	metrics_counter(out, chs, n, "mpserver_upstream_failures_total",
+	    "counter", "Forward clients whose upstream could not be reached.",
+	    offsetof(struct channel_stats, cs_upstream_failures));
+	server_channels_done(sv);
+	metrics_process(sv, out);
 }
 
-static void
-metrics_count_out(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
+/* One response, written whole; HEAD gets the headers GET would. */
+static int
+metrics_reply(struct client *cl, const struct httpreq *req, int code,
+    const char *reason, const char *type, const char *extra,
+    struct evbuffer *body, bool keep_alive)
 {
-	struct channel *ch = arg;
+	struct evbuffer *head = evbuffer_new();
+	size_t blen = evbuffer_get_length(body);
+	int rc = -1;
 
-	(void)buf;
-	if (info->n_deleted > 0)
-		stats_add(ch->ch_stats.cs_bytes_out, info->n_deleted);
+	if (head == NULL)
+		return -1;
+	evbuffer_add_printf(head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n%s%s\r\n", code, reason, type, blen,
+	    extra != NULL ? extra : "", !keep_alive ? "Connection: close\r\n" :
+	    req != NULL && req->hr_minor == 0 ? "Connection: keep-alive\r\n" :
+	    "");
+	if (req == NULL || req->hr_method != HTTPREQ_HEAD)
+		evbuffer_add_buffer(head, body);
+	rc = client_write(cl, evbuffer_pullup(head, -1),
+	    evbuffer_get_length(head));
+	evbuffer_free(head);
+	return rc;
 }
 
-/* evhttp asks us for each connection's bufferevent: ours count bytes. */
-static struct bufferevent *
-metrics_bufferevent(struct event_base *base, void *arg)
+/* Answer one request; false when the connection is over. */
+static bool
+metrics_answer(struct client *cl, const struct httpreq *req)
 {
-	struct bufferevent *bev;
-
-	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
-	    NULL)
-		return NULL;
-	evbuffer_add_cb(bufferevent_get_input(bev), metrics_count_in, arg);
-	evbuffer_add_cb(bufferevent_get_output(bev), metrics_count_out, arg);
-	return bev;
-}
-
-static void
-metrics_reply(struct evhttp_request *req, struct client *cl, int code,
-    const char *reason, const char *type, struct evbuffer *body)
-{
-	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-
-	char length[24];
-
-	evhttp_add_header(headers, "Content-Type", type);
-	/* The close line counts bodies; the channel counters count everything. */
-	if (cl != NULL) {
-		cl->cl_bytes_in += evbuffer_get_length(
-		    evhttp_request_get_input_buffer(req));
-		cl->cl_bytes_out += evbuffer_get_length(body);
-	}
-	/* HEAD: the length GET would have, and no body. */
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		snprintf(length, sizeof length, "%zu", evbuffer_get_length(body));
-		evhttp_add_header(headers, "Content-Length", length);
-		evbuffer_drain(body, evbuffer_get_length(body));
-	}
-	evhttp_send_reply(req, code, reason, body);
-}
-
-static void
-metrics_request(struct evhttp_request *req, void *arg)
-{
-	struct channel *ch = arg;
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	struct metrics_conn *mc = *metrics_find(ch->ch_metrics, evcon);
 	struct evbuffer *body = evbuffer_new();
-	int reason = REJECT_NONE;
+	bool keep = req->hr_keep_alive && !req->hr_has_body &&
+	    !client_stopping(cl);
+	int rc;
+
+	if (body == NULL) {
+		client_set_reason(cl, CLOSE_ERROR);
+		return false;
+	}
+	if (req->hr_method == HTTPREQ_OTHER) {
+		evbuffer_add_printf(body, "method not allowed\n");
+		rc = metrics_reply(cl, req, 405, "Method Not Allowed",
+		    METRICS_TEXT, "Allow: GET, HEAD\r\n", body, keep);
+	} else if (strcmp(req->hr_path, "/metrics") == 0) {
+		metrics_render(cl->cl_server, body);
+		rc = metrics_reply(cl, req, 200, "OK", METRICS_PROM, NULL, body,
+		    keep);
+	} else if (strcmp(req->hr_path, "/healthz") == 0) {
+		evbuffer_add_printf(body, "ok\n");
+		rc = metrics_reply(cl, req, 200, "OK", METRICS_TEXT, NULL, body,
+		    keep);
+	} else {
+		evbuffer_add_printf(body, "not found\n");
+		rc = metrics_reply(cl, req, 404, "Not Found", METRICS_TEXT, NULL,
+		    body, keep);
+	}
+	evbuffer_free(body);
+	if (rc == 0 && !keep)
+		client_set_reason(cl, CLOSE_DONE);
+	return rc == 0 && keep;
+}
+
+static void
+metrics_error(struct client *cl, int status)
+{
+	struct evbuffer *body = evbuffer_new();
+	const char *reason = status == 431 ? "Request Header Fields Too Large" :
+	    status == 505 ? "HTTP Version Not Supported" :
+	    status == 501 ? "Not Implemented" : "Bad Request";
 
 	if (body == NULL)
 		return;
-	if (mc == NULL)
-		mc = metrics_admit(ch, evcon, &reason);
-	if (mc == NULL || mc->mc_client == NULL) {
-		if (reason == REJECT_ACL) {
-			/* Closed without a byte: the reply has nowhere to go. */
-			shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(
-			    evcon)), SHUT_RDWR);
-		}
-		evhttp_add_header(headers, "Connection", "close");
-		evbuffer_add_printf(body, "too many connections\n");
-		metrics_reply(req, NULL, 503, "Service Unavailable",
-		    "text/plain; charset=utf-8", body);
-	} else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(headers, "Allow", "GET, HEAD");
-		evbuffer_add_printf(body, "method not allowed\n");
-		metrics_reply(req, mc->mc_client, 405, "Method Not Allowed",
-		    "text/plain; charset=utf-8", body);
-	} else if (path != NULL && strcmp(path, "/metrics") == 0) {
-		metrics_render(ch->ch_server, body);
-		metrics_reply(req, mc->mc_client, 200, "OK",
-		    "text/plain; version=0.0.4; charset=utf-8", body);
-	} else if (path != NULL && strcmp(path, "/healthz") == 0) {
-		evbuffer_add_printf(body, "ok\n");
-		metrics_reply(req, mc->mc_client, 200, "OK",
-		    "text/plain; charset=utf-8", body);
-	} else {
-		evbuffer_add_printf(body, "not found\n");
-		metrics_reply(req, mc->mc_client, 404, "Not Found",
-		    "text/plain; charset=utf-8", body);
-	}
+	evbuffer_add_printf(body, "%s\n", reason);
+	metrics_reply(cl, NULL, status, reason, METRICS_TEXT, NULL, body, false);
 	evbuffer_free(body);
+	client_set_reason(cl, CLOSE_DONE);
 }
 
-int
-metrics_attach(struct channel *ch)
-{
-	const struct options *o = ch->ch_server->sv_opts;
-
-	if ((ch->ch_metrics = calloc(1, sizeof *ch->ch_metrics)) == NULL ||
-	    (ch->ch_http = evhttp_new(ch->ch_base)) == NULL)
-		return -1;
-	/* Every method reaches us, so the others get 405 rather than 501. */
-	evhttp_set_allowed_methods(ch->ch_http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-	    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	evhttp_set_max_headers_size(ch->ch_http, (ev_ssize_t)o->o_max_line * 4);
-	evhttp_set_max_body_size(ch->ch_http, (ev_ssize_t)o->o_max_line);
-	if (o->o_idle_timeout > 0)
-		evhttp_set_timeout(ch->ch_http, (int)o->o_idle_timeout);
-	evhttp_set_gencb(ch->ch_http, metrics_request, ch);
-	evhttp_set_bevcb(ch->ch_http, metrics_bufferevent, ch);
-	if (evhttp_bind_listener(ch->ch_http, ch->ch_listener) == NULL)
-		return -1;
-	return 0;
-}
-
+/*
+ * Requests one after the other on a kept-alive connection; a request
+ * must be complete within the idle timeout of its first byte, and its head
+ * within HTTPREQ_MAX_HEAD bytes. A request with a body is answered, then
+ * the connection closed, so its body is never read.
+ */
 void
-metrics_detach(struct channel *ch)
+service_metrics(struct client *cl)
 {
-	/* Frees the listener too, and closes every connection (closecbs run). */
-	ch->ch_metrics->mt_closing = true;
-	evhttp_free(ch->ch_http);
-	ch->ch_http = NULL;
-	ch->ch_listener = NULL;
-	free(ch->ch_metrics);
-	ch->ch_metrics = NULL;
+	struct httpreq req;
+	size_t len = 0;
+	ssize_t n;
+	char *buf;
+	int rc;
+
+	if ((buf = malloc(HTTPREQ_MAX_HEAD)) == NULL) {
+		client_set_reason(cl, CLOSE_ERROR);
+		return;
+	}
+	for (;;) {
+		rc = httpreq_parse(buf, len, &req);
+		if (rc == HTTPREQ_ERROR) {
+			metrics_error(cl, req.hr_status);
+			break;
+		}
+		if (rc == HTTPREQ_DONE) {
+			if (!metrics_answer(cl, &req))
+				break;
+			len -= req.hr_head_len;
+			memmove(buf, buf + req.hr_head_len, len);
+			client_mark_partial(cl, false);
+			client_mark_partial(cl, len > 0);
+			continue;
+		}
+		if ((n = client_read(cl, buf + len, HTTPREQ_MAX_HEAD - len)) == 0)
+			break;
+		len += (size_t)n;
+		client_mark_partial(cl, true);
+	}
+	free(buf);
 }

@@ -1,8 +1,9 @@
-/* The server: its channels, its clients, start-up and ordered shutdown. */
+/* The server: its set of channels, its clients, start-up, reload and ordered shutdown. */
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,53 @@ server_cond_init(pthread_cond_t *cond)
 	pthread_condattr_destroy(&ca);
 }
 
-int
-server_open(struct server *sv, const struct options *opts, char **cause)
+static int
+server_init(struct server *sv, const struct options *opts, char **cause)
 {
-	return server_open_inherited(sv, opts, NULL, 0, cause);
+	pthread_rwlockattr_t ra;
+
+	memset(sv, 0, sizeof *sv);
+	sv->sv_opts = opts;
+	clock_gettime(CLOCK_MONOTONIC, &sv->sv_started);
+	pthread_mutex_init(&sv->sv_lock, NULL);
+	pthread_mutex_init(&sv->sv_alllock, NULL);
+	pthread_mutex_init(&sv->sv_gate, NULL);
+	/* A reload must not starve behind a stream of PORTS and scrapes. */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&sv->sv_setlock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	server_cond_init(&sv->sv_cond);
+	admit_init(&sv->sv_admit);
+	workers_init(&sv->sv_workers, client_run);
+	TAILQ_INIT(&sv->sv_all);
+	atomic_init(&sv->sv_next_conn, 1);
+	atomic_init(&sv->sv_last_reload_ok, true);
+	/* First, so its number is low: every base's map is sized by it. */
+	if ((sv->sv_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
+		return cause_set(cause, "eventfd: %s", strerror(errno));
+	return 0;
+}
+
+/* A channel object for each of the options' channels, in order. */
+static int
+server_make_channels(struct server *sv, char **cause)
+{
+	const struct conf_list *cl = &sv->sv_opts->o_channels;
+	size_t i;
+
+	if ((sv->sv_channels = calloc(cl->cf_count + 1,
+	    sizeof *sv->sv_channels)) == NULL)
+		return cause_set(cause, "out of memory");
+	for (i = 0; i < cl->cf_count; i++) {
+		sv->sv_channels[i] = channel_new(sv, &cl->cf_channels[i],
+		    i >= sv->sv_opts->o_ncmdline, NULL, cause);
+		if (sv->sv_channels[i] == NULL)
+			return -1;
+		sv->sv_nchannels++;
+	}
+	return 0;
 }
 
 /*
@@ -40,22 +84,25 @@ static int
 server_match_inherited(struct server *sv, const int *fds, int nfds,
     char **cause)
 {
-	struct channel *probes;
+	bool *used;
 	size_t i;
 	int k, rc = -1;
 
-	if ((probes = calloc((size_t)nfds, sizeof *probes)) == NULL)
-		goto out;
+	if ((used = calloc((size_t)nfds, sizeof *used)) == NULL)
+		return cause_set(cause, "out of memory");
 	for (k = 0; k < nfds; k++) {
-		if (channel_adopt(&probes[k], fds[k], cause) == -1)
+		if (channel_socket_port(fds[k]) == 0) {
+			cause_set(cause, "inherited descriptor %d is not a "
+			    "listening TCP socket", fds[k]);
 			goto out;
+		}
 	}
 	for (i = 0; i < sv->sv_nchannels; i++) {
-		uint16_t want = sv->sv_opts->o_ports.pl_items[i].ps_port;
+		uint16_t want = sv->sv_channels[i]->ch_conf.cc_port;
 
 		for (k = 0; k < nfds; k++) {
-			if (want != 0 && probes[k].ch_fd != -1 &&
-			    probes[k].ch_port == want)
+			if (want != 0 && !used[k] &&
+			    channel_socket_port(fds[k]) == want)
 				break;
 		}
 		if (k == nfds) {
@@ -64,65 +111,41 @@ server_match_inherited(struct server *sv, const int *fds, int nfds,
 			    " (port 0 cannot be matched)" : "");
 			goto out;
 		}
-		channel_adopt(&sv->sv_channels[i], fds[k], cause);
-		probes[k].ch_fd = -1;
+		channel_adopt(sv->sv_channels[i], fds[k], cause);
+		used[k] = true;
 	}
 	for (k = 0; k < nfds; k++) {
-		if (probes[k].ch_fd != -1) {
-			cause_set(cause, "socket activation: "
-			    "inherited socket on port %u (%s) matches no channel",
-			    probes[k].ch_port, probes[k].ch_name);
+		if (!used[k]) {
+			cause_set(cause, "socket activation: inherited socket "
+			    "on port %u matches no channel",
+			    channel_socket_port(fds[k]));
 			goto out;
 		}
 	}
 	rc = 0;
 out:
 	for (k = 0; rc == -1 && k < nfds; k++) {
-		if (probes == NULL || probes[k].ch_fd != -1)
+		if (!used[k])
 			close(fds[k]);
 	}
-	free(probes);
+	free(used);
 	return rc;
 }
 
 int
-server_open_inherited(struct server *sv, const struct options *opts,
-    const int *fds, int nfds, char **cause)
+server_open(struct server *sv, const struct options *opts, const int *fds,
+    int nfds, char **cause)
 {
-	const struct portlist *pl = &opts->o_ports;
 	size_t i;
 
-	memset(sv, 0, sizeof *sv);
-	sv->sv_opts = opts;
-	clock_gettime(CLOCK_MONOTONIC, &sv->sv_started);
-	pthread_mutex_init(&sv->sv_lock, NULL);
-	server_cond_init(&sv->sv_cond);
-	admit_init(&sv->sv_admit, opts);
-	workers_init(&sv->sv_workers, client_run);
-	atomic_init(&sv->sv_next_conn, 1);
-	if ((sv->sv_channels = calloc(pl->pl_count, sizeof *sv->sv_channels)) ==
-	    NULL) {
-		*cause = strdup("out of memory");
-		return -1;
-	}
-	for (i = 0; i < pl->pl_count; i++) {
-		struct channel *ch = &sv->sv_channels[i];
-
-		ch->ch_server = sv;
-		ch->ch_fd = -1;
-		pthread_mutex_init(&ch->ch_lock, NULL);
-		TAILQ_INIT(&ch->ch_clients);
-		ch->ch_service = &service_table[pl->pl_items[i].ps_service];
-	}
-	sv->sv_nchannels = pl->pl_count;
-	if (nfds > 0) {
-		if (server_match_inherited(sv, fds, nfds, cause) == -1)
-			goto fail;
-		return 0;
-	}
-	for (i = 0; i < pl->pl_count; i++) {
-		if (channel_open(&sv->sv_channels[i], &opts->o_addr,
-		    opts->o_addrlen, pl->pl_items[i].ps_port, cause) == -1)
+	if (server_init(sv, opts, cause) == -1 ||
+	    server_make_channels(sv, cause) == -1)
+		goto fail;
+	if (nfds > 0)
+		return server_match_inherited(sv, fds, nfds, cause) == -1 ?
+		    (server_free(sv), -1) : 0;
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		if (channel_open(sv->sv_channels[i], cause) == -1)
 			goto fail;
 	}
 	return 0;
@@ -138,46 +161,225 @@ server_start(struct server *sv, char **cause)
 	size_t i;
 
 	for (i = 0; i < sv->sv_nchannels; i++) {
-		if (channel_start(&sv->sv_channels[i], cause) == -1)
+		if (channel_start(sv->sv_channels[i], cause) == -1)
 			return -1;
 	}
 	return 0;
 }
 
-struct client *
-server_client_new(struct server *sv, struct channel *ch, int fd,
-    const struct sockaddr *peer, socklen_t peerlen, int *reason)
+void
+server_wake_listeners(struct server *sv)
 {
-	struct admit_key key;
-	struct client *cl;
+	uint64_t one = 1;
 
-	if ((*reason = admit_acl(sv->sv_opts, peer)) != REJECT_NONE)
-		return NULL;
-	admit_key(peer, &key);
-	if ((cl = calloc(1, sizeof *cl)) == NULL) {
-		*reason = REJECT_RESOURCES;
-		return NULL;
-	}
-	if ((*reason = admit_take(&sv->sv_admit, &key)) != REJECT_NONE) {
-		free(cl);
-		return NULL;
-	}
-	cl->cl_server = sv;
-	cl->cl_channel = ch;
-	cl->cl_fd = fd;
-	cl->cl_key = key;
-	cl->cl_id = atomic_fetch_add(&sv->sv_next_conn, 1);
-	memcpy(&cl->cl_peer, peer, peerlen);
-	netaddr_canonical(&cl->cl_peer, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
-	/* Counted before its handler runs, so PORTS sees its own connection. */
-	stats_add(ch->ch_stats.cs_accepted, 1);
-	stats_add(ch->ch_stats.cs_active, 1);
-	pthread_mutex_lock(&ch->ch_lock);
-	TAILQ_INSERT_TAIL(&ch->ch_clients, cl, cl_entry);
-	pthread_mutex_unlock(&ch->ch_lock);
-	return cl;
+	/* Every base watches it edge-triggered: each write is a new edge. */
+	if (write(sv->sv_wakefd, &one, sizeof one) == -1)
+		abort();	/* an eventfd write fails only on overflow */
 }
+
+/* Stop many listeners with one wake-up, then join them. */
+static void
+server_stop_channels(struct server *sv, struct channel **chs, size_t n,
+    enum channel_stop how)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		channel_stop_begin(chs[i], how, false);
+	server_wake_listeners(sv);
+	for (i = 0; i < n; i++)
+		channel_stop_end(chs[i]);
+}
+
+/* --- Reload --------------------------------------------------------------- */
+
+/* A reload's plan: the new set, and what it means for each old channel. */
+struct server_plan {
+	struct channel		**sp_set;	/* the new listed set */
+	size_t			 sp_n;
+	struct channel		**sp_new;	/* channels made for it */
+	struct channel		**sp_replaced;	/* sp_new[i] replaces this, or NULL */
+	size_t			 sp_nnew;
+	struct channel		**sp_gone;	/* old file channels not kept */
+	size_t			 sp_ngone;
+	bool			*sp_kept;	/* by old index: unchanged */
+};
+
+/* The old file channel that cc's line describes, if any. */
+static ssize_t
+server_plan_match(struct server *sv, const struct channel_conf *cc,
+    const bool *matched)
+{
+	size_t i;
+
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		const struct channel *old = sv->sv_channels[i];
+
+		if (!old->ch_from_file || matched[i])
+			continue;
+		/* Port 0 lines pair up only with an identical port 0 line. */
+		if (cc->cc_port != 0 ? old->ch_conf.cc_port == cc->cc_port :
+		    old->ch_conf.cc_port == 0 && conf_equal(&old->ch_conf, cc))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+static void
+server_plan_free(struct server_plan *p)
+{
+	free(p->sp_set);
+	free(p->sp_new);
+	free(p->sp_replaced);
+	free(p->sp_gone);
+	free(p->sp_kept);
+}
+
+static int
+server_plan_alloc(struct server_plan *p, size_t nold, size_t nnew)
+{
+	memset(p, 0, sizeof *p);
+	p->sp_set = calloc(nold + nnew + 1, sizeof *p->sp_set);
+	p->sp_new = calloc(nnew + 1, sizeof *p->sp_new);
+	p->sp_replaced = calloc(nnew + 1, sizeof *p->sp_replaced);
+	p->sp_gone = calloc(nold + 1, sizeof *p->sp_gone);
+	p->sp_kept = calloc(nold + 1, sizeof *p->sp_kept);
+	return p->sp_set && p->sp_new && p->sp_replaced && p->sp_gone &&
+	    p->sp_kept ? 0 : -1;
+}
+
+/* One line of the new file: keep, replace or add its channel. */
+static int
+server_plan_line(struct server *sv, struct server_plan *p,
+    const struct channel_conf *cc, struct server_reload *sr, char **cause)
+{
+	struct channel *old = NULL, *ch;
+	ssize_t i;
+
+	if ((i = server_plan_match(sv, cc, p->sp_kept)) >= 0) {
+		old = sv->sv_channels[i];
+		p->sp_kept[i] = true;	/* matched; replaced or not */
+		if (conf_equal(&old->ch_conf, cc)) {
+			p->sp_set[p->sp_n++] = old;
+			sr->sr_unchanged++;
+			return 0;
+		}
+	}
+	if ((ch = channel_new(sv, cc, true, old != NULL ? old->ch_tally :
+	    NULL, cause)) == NULL)
+		return -1;
+	p->sp_new[p->sp_nnew] = ch;
+	p->sp_replaced[p->sp_nnew++] = old;
+	p->sp_set[p->sp_n++] = ch;
+	if (old != NULL) {
+		/* The same listening socket, so no client is refused meanwhile. */
+		ch->ch_fd = old->ch_fd;
+		ch->ch_port = old->ch_port;
+		memcpy(ch->ch_name, old->ch_name, sizeof ch->ch_name);
+		ch->ch_keep_fd = true;
+		sr->sr_changed++;
+		return 0;
+	}
+	sr->sr_added++;
+	return channel_open(ch, cause);
+}
+
+/* Undo a plan that failed: its new channels go, the old set stays. */
+static void
+server_plan_abort(struct server *sv, struct server_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->sp_nnew; i++)
+		channel_stop_begin(p->sp_new[i], CHANNEL_STOP_RELOAD,
+		    p->sp_replaced[i] != NULL);
+	pthread_mutex_unlock(&sv->sv_gate);
+	server_wake_listeners(sv);
+	for (i = 0; i < p->sp_nnew; i++) {
+		channel_stop_end(p->sp_new[i]);
+		channel_release(p->sp_new[i]);
+	}
+}
+
+/* The new set goes live: old listeners end, new ones run. */
+static void
+server_plan_commit(struct server *sv, struct server_plan *p)
+{
+	struct channel **old = sv->sv_channels;
+	size_t i;
+
+	pthread_rwlock_wrlock(&sv->sv_setlock);
+	sv->sv_channels = p->sp_set;
+	sv->sv_nchannels = p->sp_n;
+	pthread_rwlock_unlock(&sv->sv_setlock);
+	p->sp_set = NULL;
+	/* Removed ports are free at once; their clients are served to the end. */
+	for (i = 0; i < p->sp_ngone; i++)
+		channel_stop_begin(p->sp_gone[i], CHANNEL_STOP_RELOAD, false);
+	for (i = 0; i < p->sp_nnew; i++) {
+		if (p->sp_replaced[i] != NULL)
+			channel_stop_begin(p->sp_replaced[i],
+			    CHANNEL_STOP_RELOAD, true);
+	}
+	server_wake_listeners(sv);
+	for (i = 0; i < p->sp_ngone; i++)
+		channel_stop_end(p->sp_gone[i]);
+	for (i = 0; i < p->sp_nnew; i++) {
+		if (p->sp_replaced[i] != NULL)
+			channel_stop_end(p->sp_replaced[i]);
+	}
+	pthread_mutex_unlock(&sv->sv_gate);
+	for (i = 0; i < p->sp_ngone; i++)
+		channel_release(p->sp_gone[i]);
+	for (i = 0; i < p->sp_nnew; i++) {
+		if (p->sp_replaced[i] != NULL)
+			channel_release(p->sp_replaced[i]);
+	}
+	free(old);
+}
+
+int
+server_reload(struct server *sv, const struct conf_list *list,
+    struct server_reload *sr, char **cause)
+{
+	struct server_plan p;
+	size_t i;
+
+	memset(sr, 0, sizeof *sr);
+	if (server_plan_alloc(&p, sv->sv_nchannels, list->cf_count) == -1) {
+		server_plan_free(&p);
+		return cause_set(cause, "out of memory");
+	}
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		if (!sv->sv_channels[i]->ch_from_file)
+			p.sp_set[p.sp_n++] = sv->sv_channels[i];
+	}
+	/* Bind and prepare everything new before anything changes. */
+	pthread_mutex_lock(&sv->sv_gate);
+	for (i = 0; i < list->cf_count; i++) {
+		if (server_plan_line(sv, &p, &list->cf_channels[i], sr,
+		    cause) == -1)
+			goto fail;
+	}
+	for (i = 0; i < p.sp_nnew; i++) {
+		if (channel_start(p.sp_new[i], cause) == -1)
+			goto fail;
+	}
+	for (i = 0; i < sv->sv_nchannels; i++) {
+		if (sv->sv_channels[i]->ch_from_file && !p.sp_kept[i])
+			p.sp_gone[p.sp_ngone++] = sv->sv_channels[i];
+	}
+	sr->sr_removed = p.sp_ngone;
+	server_plan_commit(sv, &p);
+	server_plan_free(&p);
+	return 0;
+fail:
+	server_plan_abort(sv, &p);
+	server_plan_free(&p);
+	return -1;
+}
+
+/* --- Clients and shutdown ------------------------------------------------- */
 
 /* Tell whoever waits for the last client (server_wait, the main loop). */
 static void
@@ -190,73 +392,43 @@ server_drained(struct server *sv)
 	pthread_mutex_unlock(&sv->sv_lock);
 }
 
-/* Forget cl; with close_fd the socket goes too. */
-static void
-server_client_forget(struct server *sv, struct client *cl, bool close_fd)
+void
+server_client_left(struct server *sv)
 {
-	struct channel *ch = cl->cl_channel;
-
-	stats_sub(ch->ch_stats.cs_active, 1);
-	pthread_mutex_lock(&ch->ch_lock);
-	TAILQ_REMOVE(&ch->ch_clients, cl, cl_entry);
-	/* Closed under the lock, so shutdown never touches a reused number. */
-	if (close_fd)
-		close(cl->cl_fd);
-	pthread_mutex_unlock(&ch->ch_lock);
-	if (admit_release(&sv->sv_admit, &cl->cl_key) == 0 &&
-	    atomic_load(&sv->sv_stopping))
+	if (admit_active(&sv->sv_admit) == 0 && atomic_load(&sv->sv_stopping))
 		server_drained(sv);
-	free(cl);
 }
 
-void
-server_client_done(struct server *sv, struct client *cl)
-{
-	server_client_forget(sv, cl, true);
-}
-
-void
-server_client_gone(struct server *sv, struct client *cl)
-{
-	server_client_forget(sv, cl, false);
-}
-
-void
-server_client_abort(struct server *sv, struct client *cl)
-{
-	/* No thread could take it: it was refused after all, not accepted. */
-	stats_sub(cl->cl_channel->ch_stats.cs_accepted, 1);
-	server_client_forget(sv, cl, false);
-}
-
-/* shutdown(2) every client's socket, channel by channel. */
+/* shutdown(2) every client's socket, channel by channel, removed ones too. */
 static void
 server_shutdown_clients(struct server *sv, int how)
 {
+	struct channel *ch;
 	struct client *cl;
-	size_t i;
 
-	for (i = 0; i < sv->sv_nchannels; i++) {
-		struct channel *ch = &sv->sv_channels[i];
-
+	pthread_mutex_lock(&sv->sv_alllock);
+	TAILQ_FOREACH(ch, &sv->sv_all, ch_all) {
 		pthread_mutex_lock(&ch->ch_lock);
 		TAILQ_FOREACH(cl, &ch->ch_clients, cl_entry) {
-			/* A sleeper wakes by itself and still says 421. */
+			/* Sleepers and relays keep reading through the grace. */
+			if (how == SHUT_RD && atomic_load(&cl->cl_keep_reading))
+				continue;
 			shutdown(cl->cl_fd, how == SHUT_RDWR &&
-			    atomic_load(&cl->cl_sleeping) ? SHUT_RD : how);
+			    atomic_load(&cl->cl_keep_reading) &&
+			    !(ch->ch_service->svc_flags & SVC_RELAY) ?
+			    SHUT_RD : how);
 		}
 		pthread_mutex_unlock(&ch->ch_lock);
 	}
+	pthread_mutex_unlock(&sv->sv_alllock);
 }
 
 void
 server_shutdown(struct server *sv)
 {
-	size_t i;
-
 	/* 1. Listeners first: the ports are free and nobody new comes in. */
-	for (i = 0; i < sv->sv_nchannels; i++)
-		channel_stop(&sv->sv_channels[i]);
+	server_stop_channels(sv, sv->sv_channels, sv->sv_nchannels,
+	    CHANNEL_STOP_SHUTDOWN);
 	/* 2. Wake clients blocked in a read; what they already sent stays readable. */
 	atomic_store(&sv->sv_stopping, true);
 	server_shutdown_clients(sv, SHUT_RD);
@@ -330,14 +502,20 @@ server_free(struct server *sv)
 	size_t i;
 
 	/* Listeners are stopped; every client has left; now the threads. */
-	for (i = 0; i < sv->sv_nchannels; i++)
-		channel_stop(&sv->sv_channels[i]);
+	if (sv->sv_channels != NULL)
+		server_stop_channels(sv, sv->sv_channels, sv->sv_nchannels,
+		    CHANNEL_STOP_SHUTDOWN);
 	workers_free(&sv->sv_workers);
 	for (i = 0; i < sv->sv_nchannels; i++)
-		channel_free(&sv->sv_channels[i]);
+		channel_release(sv->sv_channels[i]);
 	free(sv->sv_channels);
 	admit_free(&sv->sv_admit);
+	if (sv->sv_wakefd > 0)
+		close(sv->sv_wakefd);
+	pthread_rwlock_destroy(&sv->sv_setlock);
 	pthread_cond_destroy(&sv->sv_cond);
+	pthread_mutex_destroy(&sv->sv_gate);
+	pthread_mutex_destroy(&sv->sv_alllock);
 	pthread_mutex_destroy(&sv->sv_lock);
 	memset(sv, 0, sizeof *sv);
 }
@@ -353,19 +531,37 @@ server_stop(struct server *sv)
 	server_free(sv);
 }
 
+/* --- Reading the set ------------------------------------------------------ */
+
+struct channel *const *
+server_channels(struct server *sv, size_t *n)
+{
+	pthread_rwlock_rdlock(&sv->sv_setlock);
+	*n = sv->sv_nchannels;
+	return sv->sv_channels;
+}
+
+void
+server_channels_done(struct server *sv)
+{
+	pthread_rwlock_unlock(&sv->sv_setlock);
+}
+
 void
 server_totals(struct server *sv, struct server_totals *t)
 {
-	size_t i;
+	struct channel *const *chs;
+	size_t i, n;
 	int r;
 
 	memset(t, 0, sizeof *t);
 	t->uptime_s = server_uptime(sv);
 	t->clients_active = server_active_clients(sv);
 	t->handler_threads = workers_count(&sv->sv_workers);
-	t->channels = sv->sv_nchannels;
-	for (i = 0; i < sv->sv_nchannels; i++) {
-		struct channel_stats *cs = &sv->sv_channels[i].ch_stats;
+	chs = server_channels(sv, &n);
+	t->channels = n;
+	for (i = 0; i < n; i++) {
+		struct channel_stats *cs = chs[i]->ch_stats;
 
 		t->accepted += stats_get(cs->cs_accepted);
 		t->bytes_in += stats_get(cs->cs_bytes_in);
@@ -373,6 +569,7 @@ server_totals(struct server *sv, struct server_totals *t)
 		for (r = 0; r < REJECT_NREASONS; r++)
 			t->rejected[r] += stats_get(cs->cs_rejected[r]);
 	}
+	server_channels_done(sv);
 }
 
 unsigned

@@ -1,4 +1,4 @@
-/* The server: its channels, its clients, start-up and ordered shutdown. */
+/* The server: its set of channels, its clients, start-up, reload and ordered shutdown. */
 #ifndef MPSERVER_SERVER_H
 #define MPSERVER_SERVER_H
 
@@ -12,8 +12,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "options.h"
 #include "admit.h"
+#include "conf.h"
+#include "options.h"
 #include "worker.h"
 
 #define MPSERVER_NAME "mpserver"
@@ -23,15 +24,36 @@ struct client;
 
 struct server {
 	const struct options	*sv_opts;	/* read-only once started */
-	struct channel		*sv_channels;	/* command-line order */
-	size_t			 sv_nchannels;
 	struct timespec		 sv_started;	/* CLOCK_MONOTONIC */
 
 	atomic_bool		 sv_stopping;	/* SIGTERM seen: wind down */
 	atomic_bool		 sv_forced;	/* grace over: cut everyone */
 	atomic_ullong		 sv_next_conn;	/* connection ids */
+	atomic_uint		 sv_lingering;	/* refused clients reading our reply */
 
-	struct admit		 sv_admit;	/* its own atomics and lock */
+	struct admit		 sv_admit;	/* --max-clients, global --max-per-ip */
+	/* Every listener watches it, edge-triggered; a write wakes them all. */
+	int			 sv_wakefd;
+
+	/*
+	 * The listed channels, in SPEC order: what PORTS, STATS and /metrics
+	 * show. Readers hold sv_setlock shared (server_channels); the main
+	 * thread swaps the set under it exclusively during a reload.
+	 */
+	pthread_rwlock_t	 sv_setlock;
+	struct channel		**sv_channels;
+	size_t			 sv_nchannels;
+
+	/* Held by a reload until it commits: its new listeners wait on it. */
+	pthread_mutex_t		 sv_gate;
+
+	/* Every channel alive, listed or removed with clients still in. */
+	pthread_mutex_t		 sv_alllock;
+	TAILQ_HEAD(, channel)	 sv_all;
+
+	atomic_ullong		 sv_reloads_ok;
+	atomic_ullong		 sv_reloads_failed;
+	atomic_bool		 sv_last_reload_ok;
 
 	/* sv_lock guards only the waits: for the last client, for the grace. */
 	pthread_mutex_t		 sv_lock;
@@ -44,13 +66,29 @@ struct server {
 	void			*sv_drained_arg;
 };
 
-/* Bind and listen on every channel, or on none: -1 and *cause (freed by caller). */
-int	server_open(struct server *sv, const struct options *opts, char **cause);
-/* The same with sockets inherited from systemd instead of binding. */
-int	server_open_inherited(struct server *sv, const struct options *opts,
+/*
+ * Bind and listen on every channel of opts, or on none: -1 and *cause
+ * (freed by caller). With fds (systemd's), adopt those instead of binding.
+ */
+int	server_open(struct server *sv, const struct options *opts,
 	    const int *fds, int nfds, char **cause);
 /* Start a listener thread per channel. */
 int	server_start(struct server *sv, char **cause);
+
+/* What a reload did, in channels. */
+struct server_reload {
+	size_t	sr_added;
+	size_t	sr_removed;
+	size_t	sr_changed;
+	size_t	sr_unchanged;
+};
+/*
+ * Replace the file's channels with list's, all or nothing: -1 with *cause
+ * and nothing changed, or 0 with the counts. The main thread's.
+ */
+int	server_reload(struct server *sv, const struct conf_list *list,
+	    struct server_reload *sr, char **cause);
+
 /* Close every listener (ports are free on return) and wake idle clients. */
 void	server_shutdown(struct server *sv);
 /* Cut every remaining client. */
@@ -62,18 +100,14 @@ void	server_free(struct server *sv);
 /* The whole sequence, for tests: shutdown, wait for the grace, force, free. */
 void	server_stop(struct server *sv);
 
-/*
- * Admit a client of ch (ACL, --max-clients, --max-per-ip) and register it;
- * NULL with *reason (enum reject_reason) when refused.
- */
-struct client *server_client_new(struct server *sv, struct channel *ch,
-	    int fd, const struct sockaddr *peer, socklen_t peerlen, int *reason);
-/* The client has finished: release its slot and close its socket. */
-void	server_client_done(struct server *sv, struct client *cl);
-/* The same, for a socket someone else closes (evhttp's). */
-void	server_client_gone(struct server *sv, struct client *cl);
-/* Its thread could not start: uncount it, release the slot, leave the socket open. */
-void	server_client_abort(struct server *sv, struct client *cl);
+/* The listed channels, held until server_channels_done. */
+struct channel *const *server_channels(struct server *sv, size_t *n);
+void	server_channels_done(struct server *sv);
+
+/* A client left; tell whoever waits for the last one. */
+void	server_client_left(struct server *sv);
+/* Wake every listener thread, to look at its ch_stop. */
+void	server_wake_listeners(struct server *sv);
 
 /* Server-wide totals, for STATS and SIGUSR1. */
 struct server_totals {

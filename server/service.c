@@ -1,23 +1,55 @@
-/* The service table: what each channel speaks. One row and one function a service. */
+/* The service table: what each channel speaks. One row and one file a service. */
+#include <pthread.h>
 #include <stddef.h>
 
 #include "service.h"
 
+#define SVC_FORWARD_KEYS (CONF_KEY_TO | CONF_KEY_CONNECT_TIMEOUT | \
+	CONF_KEY_PROXY_PROTOCOL)
+#define SVC_EXEC_KEYS (CONF_KEY_USER | CONF_KEY_ENV | CONF_KEY_PROGRAM)
+
+#define SVC_503 "HTTP/1.1 503 Service Unavailable\r\n" \
+	"Content-Type: text/plain; charset=utf-8\r\n" \
+	"Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n"
+
 const struct service service_table[] = {
-	/* name       handler          first  http   refused client gets */
-	{ "ack",      service_ack,     false, false, NULL },
-	{ "echo",     service_echo,    false, false, NULL },
-	{ "discard",  service_discard, false, false, NULL },
-	{ "chargen",  service_chargen, true,  false, NULL },
-	{ "daytime",  service_daytime, true,  false, NULL },
-	{ "time",     service_time,    true,  false, NULL },
-	{ "cmd",      service_cmd,     true,  false,
-	    "421 too many connections\r\n" },
-	{ "metrics",  NULL,            false, true,  NULL },
-	{ NULL,       NULL,            false, false, NULL },
+	/* name, its keys, main key, check          handler          flags */
+	{ { "ack", 0, 0, NULL },		service_ack,	 0, NULL },
+	{ { "echo", 0, 0, NULL },		service_echo,	 0, NULL },
+	{ { "discard", 0, 0, NULL },		service_discard, 0, NULL },
+	{ { "chargen", 0, 0, NULL },		service_chargen,
+	    SVC_SPEAKS_FIRST, NULL },
+	{ { "daytime", 0, 0, NULL },		service_daytime,
+	    SVC_SPEAKS_FIRST, NULL },
+	{ { "time", 0, 0, NULL },		service_time,
+	    SVC_SPEAKS_FIRST, NULL },
+	{ { "cmd", 0, 0, NULL },		service_cmd,
+	    SVC_SPEAKS_FIRST, "421 too many connections\r\n" },
+	{ { "metrics", 0, 0, NULL },		service_metrics, 0, SVC_503 },
+	{ { "exec", SVC_EXEC_KEYS, CONF_KEY_PROGRAM, service_exec_check },
+	    service_exec, SVC_SPEAKS_FIRST | SVC_RELAY, NULL },
+	{ { "forward", SVC_FORWARD_KEYS, CONF_KEY_TO, service_forward_check },
+	    service_forward, SVC_SPEAKS_FIRST | SVC_RELAY, NULL },
+	{ { NULL, 0, 0, NULL },			NULL,		 0, NULL },
 };
 
-const char *const service_names[] = {
-	"ack", "echo", "discard", "chargen", "daytime", "time", "cmd", "metrics",
-	NULL,
-};
+static const struct conf_service *service_spec_list[
+    sizeof service_table / sizeof service_table[0]];
+static pthread_once_t service_spec_once = PTHREAD_ONCE_INIT;
+
+static void
+service_specs_init(void)
+{
+	size_t i;
+
+	for (i = 0; service_table[i].svc_name != NULL; i++)
+		service_spec_list[i] = &service_table[i].svc_spec;
+	service_spec_list[i] = NULL;
+}
+
+const struct conf_service *const *
+service_specs(void)
+{
+	pthread_once(&service_spec_once, service_specs_init);
+	return service_spec_list;
+}

@@ -1,24 +1,32 @@
-/* The service table: what each channel speaks. */
+/* The service table: what each channel speaks, one row a service. */
 #ifndef MPSERVER_SERVICE_H
 #define MPSERVER_SERVICE_H
 
 #include <stdbool.h>
 
+#include "conf.h"
+
 struct client;
 
-struct service {
-	const char	*svc_name;
-	/* Runs in the client's handler thread; NULL for evhttp services. */
-	void		(*svc_handler)(struct client *);
-	bool		 svc_speaks_first;	/* sends before reading */
-	bool		 svc_http;	/* served by evhttp on the listener thread */
-	const char	*svc_busy_reply;	/* sent to a refused client, or NULL */
+enum service_flag {
+	SVC_SPEAKS_FIRST = 1 << 0,	/* handed to a thread at once, not at its first byte */
+	SVC_RELAY	 = 1 << 1,	/* keeps relaying through shutdown's grace */
 };
 
+struct service {
+	struct conf_service	 svc_spec;	/* name, settings and their check */
+	/* Runs in the client's handler thread. */
+	void			(*svc_handler)(struct client *);
+	unsigned		 svc_flags;	/* enum service_flag */
+	const char		*svc_busy_reply;	/* what a refused client gets, or NULL */
+};
+#define svc_name svc_spec.cs_name
+
 extern const struct service service_table[];
-/* Names in table order, NULL-terminated, for the option parser. */
-extern const char *const service_names[];
 #define SERVICE_DEFAULT 0	/* ack */
+
+/* The rows' parser halves, NULL-terminated, for options_parse and conf_load. */
+const struct conf_service *const *service_specs(void);
 
 void	service_ack(struct client *);
 void	service_echo(struct client *);
@@ -27,6 +35,13 @@ void	service_chargen(struct client *);
 void	service_daytime(struct client *);
 void	service_time(struct client *);
 void	service_cmd(struct client *);
+void	service_metrics(struct client *);
+void	service_exec(struct client *);
+void	service_forward(struct client *);
+int	service_exec_check(const struct channel_conf *,
+	    const struct conf_defaults *, char **);
+int	service_forward_check(const struct channel_conf *,
+	    const struct conf_defaults *, char **);
 
 /* RFC 868: seconds since 1900 for a Unix time, wrapping mod 2^32. */
 unsigned long	service_time_value(long long unix_seconds);

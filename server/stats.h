@@ -4,11 +4,14 @@
 
 #include <stdatomic.h>
 
+/* Why a client was refused (SPEC 4, 8, 11, 12); names in reject_reason_names. */
 enum reject_reason {
-	REJECT_BUSY,		/* over --max-clients */
-	REJECT_PER_IP,		/* over --max-per-ip */
-	REJECT_ACL,		/* --deny, or not in --allow */
-	REJECT_RESOURCES,	/* no thread could be started */
+	REJECT_BUSY,		/* over --max-clients or the channel's max-clients */
+	REJECT_PER_IP,		/* over max-per-ip */
+	REJECT_ACL,		/* deny, or not in allow */
+	REJECT_RESOURCES,	/* no thread, descriptor or memory for it */
+	REJECT_RATE,		/* the channel's rate bucket is empty */
+	REJECT_PROXY,		/* no valid PROXY header from a proxy-from source */
 	REJECT_NREASONS,
 	REJECT_NONE = -1,
 };
@@ -22,7 +25,8 @@ struct channel_stats {
 	atomic_ullong	cs_rejected[REJECT_NREASONS];
 	atomic_ullong	cs_bytes_in;
 	atomic_ullong	cs_bytes_out;
-	atomic_ullong	cs_pauses;	/* accept paused: out of fds or threads */
+	atomic_ullong	cs_pauses;	/* accept paused: out of descriptors */
+	atomic_ullong	cs_upstream_failures;	/* forward: upstream unreachable */
 };
 
 #define stats_add(field, n) \

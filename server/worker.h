@@ -13,22 +13,31 @@ struct client;
 struct worker;
 
 struct workers {
-	pthread_mutex_t		 wp_lock;	/* guards every list and count */
-	pthread_cond_t		 wp_done;	/* a thread joined wp_dead */
-	LIST_HEAD(, worker)	 wp_idle;	/* parked, waiting for a client */
-	LIST_HEAD(, worker)	 wp_dead;	/* returned, not yet joined */
+	pthread_mutex_t		 wp_lock;	/* guards wp_idle to wp_has_last */
+	LIST_HEAD(, worker)	 wp_idle;	/* parked, newest first */
+	LIST_HEAD(, worker)	 wp_free;	/* retired, kept for reuse */
 	unsigned		 wp_nidle;
 	unsigned		 wp_max_idle;
+	unsigned		 wp_park_ms;
 	bool			 wp_closing;
-	atomic_uint		 wp_nthreads;	/* alive: busy or parked */
+	pthread_t		 wp_last;	/* retired last, not yet joined */
+	bool			 wp_has_last;
+	atomic_uint		 wp_nthreads;	/* alive; workers_free's futex */
+	/* Set before the first dispatch: */
 	void			(*wp_run)(struct client *);
+	int			(*wp_create)(pthread_t *, const pthread_attr_t *,
+				    void *(*)(void *), void *);	/* tests fail it */
 };
 
 void	workers_init(struct workers *wp, void (*run)(struct client *));
 /* Hand cl to a parked thread or a new one; -1 with errno if none. */
 int	workers_dispatch(struct workers *wp, struct client *cl);
-/* Retire every parked thread and join all; no client may be running. */
+/* Retire parked threads, wait for busy ones, join all; no dispatch races. */
 void	workers_free(struct workers *wp);
 unsigned workers_count(struct workers *wp);
+/* For threads that park from now on: most kept parked (128). */
+void	workers_set_max_idle(struct workers *wp, unsigned n);
+/* For threads that park from now on: retire after ms unused (30000). */
+void	workers_set_park_ms(struct workers *wp, unsigned ms);
 
 #endif
