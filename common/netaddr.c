@@ -34,6 +34,64 @@ netaddr_resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len,
 	return 0;
 }
 
+int
+netaddr_literal(const char *host, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		*len = sizeof *sin;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		*len = sizeof *sin6;
+		return 0;
+	}
+	return -1;
+}
+
+int
+netaddr_split(const char *s, char *host, size_t hostsize, uint16_t *port,
+    char **cause)
+{
+	const char *end, *colon;
+	const char *errstr;
+	long long v;
+	size_t len;
+
+	*port = 0;
+	if (*s == '[') {
+		/* "[v6]" or "[v6]:port": the brackets keep the colons apart. */
+		if ((end = strchr(s, ']')) == NULL || end == s + 1)
+			return cause_set(cause, "bad address \"%s\"", s);
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL)
+			return cause_set(cause, "bad address \"%s\"", s);
+		s++;
+		len = (size_t)(end - s);
+	} else {
+		colon = strrchr(s, ':');
+		/* A bare IPv6 literal has colons but no port. */
+		if (colon != NULL && strchr(s, ':') != colon)
+			colon = NULL;
+		len = colon != NULL ? (size_t)(colon - s) : strlen(s);
+	}
+	if (len == 0 || len >= hostsize)
+		return cause_set(cause, "bad host in \"%s\"", s);
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (colon == NULL)
+		return 0;
+	if (num_parse(colon + 1, 1, 65535, &v, &errstr) == -1)
+		return cause_set(cause, "bad port \"%s\" (1-65535)", colon + 1);
+	*port = (uint16_t)v;
+	return 0;
+}
+
 void
 netaddr_set_port(struct sockaddr_storage *ss, uint16_t port)
 {

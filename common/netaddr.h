@@ -20,6 +20,15 @@ struct cidr {
 /* Resolve a literal or host name for binding (first result wins). */
 int	netaddr_resolve(const char *host, struct sockaddr_storage *ss,
 	    socklen_t *len, char **cause);
+/* An IPv4 or IPv6 literal, port 0; -1 if host is not one (no DNS). */
+int	netaddr_literal(const char *host, struct sockaddr_storage *ss,
+	    socklen_t *len);
+/*
+ * "host:port", "[v6]:port", "host", "v6" or "[v6]" into host and port
+ * (0 when none is given). -1 with *cause.
+ */
+int	netaddr_split(const char *s, char *host, size_t hostsize,
+	    uint16_t *port, char **cause);
 void	netaddr_set_port(struct sockaddr_storage *ss, uint16_t port);
 uint16_t netaddr_port(const struct sockaddr *sa);
 /* Turn an IPv4-mapped IPv6 address into the IPv4 address it stands for. */

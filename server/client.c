@@ -345,11 +345,44 @@ client_spoke_last(enum close_reason reason)
 	    reason == CLOSE_SHUTDOWN;
 }
 
+/*
+ * Its service could not start for it (out of descriptors or processes):
+ * a refusal after all, counted and logged as one, with no close line.
+ */
+static void
+client_refuse_late(struct client *cl, int reason)
+{
+	struct channel *ch = cl->cl_channel;
+	struct logline l;
+
+	stats_add(ch->ch_stats->cs_rejected[reason], 1);
+	stats_sub(ch->ch_stats->cs_accepted, 1);
+	if (log_enabled(LOG_WARN)) {
+		netaddr_format((struct sockaddr *)&cl->cl_peer, cl->cl_peername,
+		    sizeof cl->cl_peername);
+		log_begin(&l, LOG_WARN, "reject");
+		log_uint(&l, "port", ch->ch_port);
+		log_str(&l, "service", ch->ch_service->svc_name);
+		log_str(&l, "peer", cl->cl_peername);
+		log_str(&l, "reason", reject_reason_names[reason]);
+		log_end(&l);
+	}
+	client_forget(cl);
+}
+
 void
 client_run(struct client *cl)
 {
+	const struct service *svc = cl->cl_channel->ch_service;
+	int reason;
+
+	if (svc->svc_start != NULL &&
+	    (reason = svc->svc_start(cl)) != REJECT_NONE) {
+		client_refuse_late(cl, reason);
+		return;
+	}
 	client_log_accept(cl);
-	cl->cl_channel->ch_service->svc_handler(cl);
+	svc->svc_handler(cl);
 	client_set_reason(cl, CLOSE_DONE);
 	if (client_spoke_last(cl->cl_reason))
 		client_linger(cl);

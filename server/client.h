@@ -66,7 +66,8 @@ struct client {
 	int			 cl_exit;	/* exec: exit status, or -1 */
 	int			 cl_signal;	/* exec: killed by this signal, or 0 */
 	char			 cl_error[128];	/* why, for error and upstream */
-	atomic_bool		 cl_keep_reading;	/* in SLEEP or a relay: shutdown leaves its read side */
+	void			*cl_service_data;	/* its service's own state */
+	atomic_bool		 cl_sleeping;	/* in SLEEP: forcing leaves its write side */
 	bool			 cl_partial;	/* half a message is in */
 	struct timespec		 cl_partial_since;
 };

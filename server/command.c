@@ -132,9 +132,9 @@ command_dispatch(struct client *cl, const struct command *c,
 		/* Our reply so far goes first; then only this client waits. */
 		if (command_flush(cl, out) == -1)
 			return false;
-		atomic_store(&cl->cl_keep_reading, true);
+		atomic_store(&cl->cl_sleeping, true);
 		slept = server_sleep(cl->cl_server, c->c_ms);
-		atomic_store(&cl->cl_keep_reading, false);
+		atomic_store(&cl->cl_sleeping, false);
 		if (!slept) {
 			/* Cut by the grace: said without waiting (client_write). */
 			evbuffer_add_printf(out, "421 server shutting down\r\n");

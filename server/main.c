@@ -1,9 +1,11 @@
 /* mpserver: one address, many TCP channels. Parse, bind all, serve, stop in order. */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "activation.h"
 #include "cause.h"
 #include "channel.h"
+#include "exec.h"
 #include "log.h"
 #include "options.h"
 #include "server.h"
@@ -329,6 +332,7 @@ int
 main(int argc, char **argv)
 {
 	static struct main_ctx m;
+	static char self[PATH_MAX];
 	struct passwd *pw = NULL;
 	int *inherited = NULL, ninherited = 0;
 	char **names = NULL;
@@ -337,6 +341,8 @@ main(int argc, char **argv)
 	sigset_t set;
 	size_t i;
 
+	if (argc > 1 && strcmp(argv[1], EXEC_AS_FLAG) == 0)
+		return exec_as_main(argc, argv);
 	switch (options_parse(argc, argv, service_specs(), SERVICE_DEFAULT,
 	    &opts, &cause)) {
 	case OPTIONS_ERROR:
@@ -364,6 +370,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	main_raise_nofile(&opts);
+	/* exec's programs: their orphans come to us, to be reaped. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (realpath("/proc/self/exe", self) != NULL)
+		exec_set_self(self);
 
 	/* Every thread started from here on inherits these signals blocked. */
 	sigemptyset(&set);

@@ -124,7 +124,7 @@ relay_dir_finish(struct relay_state *s, struct relay_dir *d)
 
 	d->d_done = true;
 	if (d->d_dst_sock) {
-		if (shutdown(d->d_dst, SHUT_WR) == -1)
+		if (!d->d_to_client && shutdown(d->d_dst, SHUT_WR) == -1)
 			return relay_fail(s, d->d_to_client, errno);
 		return RELAY_MORE;
 	}
@@ -189,7 +189,7 @@ relay_dir_write(struct relay_state *s, struct relay_dir *d)
 		n = send(d->d_dst, p, len, MSG_NOSIGNAL);
 	else
 		n = write(d->d_dst, p, len);
-	if (false)
+	if (n == -1 && errno == EPIPE && !d->d_dst_sock && !d->d_to_client)
 		return relay_dir_unread(s, d);
 	if (n == -1 && !relay_again(errno))
 		return relay_fail(s, d->d_to_client, errno);

@@ -32,6 +32,15 @@ struct relay {
 	unsigned	 r_tick_ms;	/* 0: 100 */
 	bool		 r_peer_eof_ends;	/* exec: the program's EOF ends it all */
 
+	/*
+	 * Optional third input, read whenever it has bytes and handed to
+	 * r_side_cb (exec's stderr: logged, never sent to the client); -1:
+	 * none. Its EOF only stops reading it.
+	 */
+	int		 r_side;
+	void		(*r_side_cb)(void *arg, const char *buf, size_t n);
+	void		*r_side_arg;
+
 	/* Called as bytes are delivered, for live counters; may be NULL. */
 	void		(*r_count)(void *arg, bool to_client, size_t n);
 	void		*r_arg;

@@ -405,18 +405,19 @@ server_shutdown_clients(struct server *sv, int how)
 {
 	struct channel *ch;
 	struct client *cl;
+	bool relay;
 
 	pthread_mutex_lock(&sv->sv_alllock);
 	TAILQ_FOREACH(ch, &sv->sv_all, ch_all) {
+		relay = ch->ch_service->svc_flags & SVC_RELAY;
 		pthread_mutex_lock(&ch->ch_lock);
 		TAILQ_FOREACH(cl, &ch->ch_clients, cl_entry) {
-			/* Sleepers and relays keep reading through the grace. */
-			if (how == SHUT_RD && atomic_load(&cl->cl_keep_reading))
+			/* Relays keep relaying through the grace (SPEC 10). */
+			if (how == SHUT_RD && relay)
 				continue;
+			/* A sleeper wakes by itself and still says 421. */
 			shutdown(cl->cl_fd, how == SHUT_RDWR &&
-			    atomic_load(&cl->cl_keep_reading) &&
-			    !(ch->ch_service->svc_flags & SVC_RELAY) ?
-			    SHUT_RD : how);
+			    atomic_load(&cl->cl_sleeping) ? SHUT_RD : how);
 		}
 		pthread_mutex_unlock(&ch->ch_lock);
 	}

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "exec.h"
 #include "service.h"
 
 #define SVC_FORWARD_KEYS (CONF_KEY_TO | CONF_KEY_CONNECT_TIMEOUT | \
@@ -13,24 +14,23 @@
 	"Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n"
 
 const struct service service_table[] = {
-	/* name, its keys, main key, check          handler          flags */
-	{ { "ack", 0, 0, NULL },		service_ack,	 0, NULL },
-	{ { "echo", 0, 0, NULL },		service_echo,	 0, NULL },
-	{ { "discard", 0, 0, NULL },		service_discard, 0, NULL },
-	{ { "chargen", 0, 0, NULL },		service_chargen,
-	    SVC_SPEAKS_FIRST, NULL },
-	{ { "daytime", 0, 0, NULL },		service_daytime,
-	    SVC_SPEAKS_FIRST, NULL },
-	{ { "time", 0, 0, NULL },		service_time,
-	    SVC_SPEAKS_FIRST, NULL },
-	{ { "cmd", 0, 0, NULL },		service_cmd,
-	    SVC_SPEAKS_FIRST, "421 too many connections\r\n" },
-	{ { "metrics", 0, 0, NULL },		service_metrics, 0, SVC_503 },
+	/* { name, its keys, main key, check }, handler, start, flags, busy reply */
+	{ { "ack", 0, 0, NULL }, service_ack, NULL, 0, NULL },
+	{ { "echo", 0, 0, NULL }, service_echo, NULL, 0, NULL },
+	{ { "discard", 0, 0, NULL }, service_discard, NULL, 0, NULL },
+	{ { "chargen", 0, 0, NULL }, service_chargen, NULL, SVC_SPEAKS_FIRST,
+	    NULL },
+	{ { "daytime", 0, 0, NULL }, service_daytime, NULL, SVC_SPEAKS_FIRST,
+	    NULL },
+	{ { "time", 0, 0, NULL }, service_time, NULL, SVC_SPEAKS_FIRST, NULL },
+	{ { "cmd", 0, 0, NULL }, service_cmd, NULL, SVC_SPEAKS_FIRST,
+	    "421 too many connections\r\n" },
+	{ { "metrics", 0, 0, NULL }, service_metrics, NULL, 0, SVC_503 },
 	{ { "exec", SVC_EXEC_KEYS, CONF_KEY_PROGRAM, service_exec_check },
-	    service_exec, SVC_SPEAKS_FIRST | SVC_RELAY, NULL },
+	    service_exec, exec_start, SVC_SPEAKS_FIRST | SVC_RELAY, NULL },
 	{ { "forward", SVC_FORWARD_KEYS, CONF_KEY_TO, service_forward_check },
-	    service_forward, SVC_SPEAKS_FIRST | SVC_RELAY, NULL },
-	{ { NULL, 0, 0, NULL },			NULL,		 0, NULL },
+	    service_forward, NULL, SVC_SPEAKS_FIRST | SVC_RELAY, NULL },
+	{ { NULL, 0, 0, NULL }, NULL, NULL, 0, NULL },
 };
 
 static const struct conf_service *service_spec_list[

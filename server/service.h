@@ -17,6 +17,11 @@ struct service {
 	struct conf_service	 svc_spec;	/* name, settings and their check */
 	/* Runs in the client's handler thread. */
 	void			(*svc_handler)(struct client *);
+	/*
+	 * Optional, in the handler thread before the client's accept line:
+	 * REJECT_NONE, or a reason to refuse it after all (REJECT_RESOURCES).
+	 */
+	int			(*svc_start)(struct client *);
 	unsigned		 svc_flags;	/* enum service_flag */
 	const char		*svc_busy_reply;	/* what a refused client gets, or NULL */
 };

@@ -29,7 +29,7 @@ one_active(struct itest *t)
 static unsigned long long
 rejected(struct itest *t, size_t ch, int reason)
 {
-	return stats_get(itest_channel(t, ch)->ch_stats.cs_rejected[reason]);
+	return stats_get(itest_channel(t, ch)->ch_stats->cs_rejected[reason]);
 }
 
 START_TEST(max_clients_refuses_then_frees)
@@ -64,7 +64,7 @@ START_TEST(max_clients_refuses_then_frees)
 	close(a);
 	close(c);
 	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
-	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats.cs_accepted),
+	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->cs_accepted),
 	    2);
 	itest_stop(&t);
 }
@@ -114,7 +114,7 @@ START_TEST(deny_wins_and_closes_without_a_byte)
 	free(r);
 	close(fd);
 	ck_assert_uint_eq(rejected(&t, 0, REJECT_ACL), 1);
-	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats.cs_accepted),
+	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->cs_accepted),
 	    0);
 	itest_stop(&t);
 	/* The same source, allowed and denied elsewhere, is served. */

@@ -52,7 +52,7 @@ START_TEST(counters_after_known_traffic)
 		close(fd);
 	}
 	r = scrape(itest_port(&t, 0));
-	ck_assert_ptr_nonnull(strstr(r, "HTTP/1.0 200 OK\r\n"));
+	ck_assert_ptr_nonnull(strstr(r, "HTTP/1.1 200 OK\r\n"));
 	ck_assert_ptr_nonnull(strstr(r, "Content-Type: text/plain; version=0.0.4"));
 	snprintf(line, sizeof line, "\nmpserver_connections_accepted_total{port="
 	    "\"%u\",service=\"ack\"} 3\n", itest_port(&t, 1));
@@ -102,7 +102,7 @@ START_TEST(paths_methods_and_keep_alive)
 	free(r);
 	ck_assert(itest_silent(fd, 50));	/* HEAD: no body follows */
 	close(fd);
-	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats.cs_accepted),
+	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->cs_accepted),
 	    1);
 	itest_stop(&t);
 }
@@ -126,7 +126,7 @@ START_TEST(refused_client_gets_503)
 	free(r);
 	close(fd);
 	close(held);
-	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats.
+	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->
 	    cs_rejected[REJECT_BUSY]), 1);
 	itest_stop(&t);
 }
@@ -146,7 +146,7 @@ START_TEST(denied_client_gets_nothing)
 	ck_assert_uint_eq(len, 0);
 	free(r);
 	close(fd);
-	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats.
+	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->
 	    cs_rejected[REJECT_ACL]), 1);
 	itest_stop(&t);
 }

@@ -48,8 +48,8 @@ START_TEST(two_hundred_clients_on_four_channels)
 	}
 	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
 	for (c = 0; c < 4; c++) {
-		accepted += stats_get(itest_channel(&t, c)->ch_stats.cs_accepted);
-		ck_assert_uint_eq(stats_get(itest_channel(&t, c)->ch_stats.
+		accepted += stats_get(itest_channel(&t, c)->ch_stats->cs_accepted);
+		ck_assert_uint_eq(stats_get(itest_channel(&t, c)->ch_stats->
 		    cs_active), 0);
 	}
 	ck_assert_uint_eq(accepted, NCLIENTS);

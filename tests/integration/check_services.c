@@ -62,7 +62,7 @@ START_TEST(ack_and_echo_on_several_channels)
 		free(r);
 		close(fds[i]);
 	}
-	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats.cs_accepted), 1);
+	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->cs_accepted), 1);
 }
 END_TEST
 

@@ -40,10 +40,10 @@ itest_start(struct itest *t, const char *cmdline)
 	    word = strtok_r(NULL, " ", &save))
 		t->t_argv[t->t_argc++] = strdup(word);
 	free(copy);
-	rc = options_parse(t->t_argc, t->t_argv, service_names, SERVICE_DEFAULT,
+	rc = options_parse(t->t_argc, t->t_argv, service_specs(), SERVICE_DEFAULT,
 	    &t->t_opts, &cause);
 	ck_assert_msg(rc == OPTIONS_RUN, "options: %s", cause ? cause : "?");
-	ck_assert_msg(server_open(&t->t_server, &t->t_opts, &cause) == 0,
+	ck_assert_msg(server_open(&t->t_server, &t->t_opts, NULL, 0, &cause) == 0,
 	    "open: %s", cause ? cause : "?");
 	ck_assert_msg(server_start(&t->t_server, &cause) == 0, "start: %s",
 	    cause ? cause : "?");
@@ -65,7 +65,7 @@ struct channel *
 itest_channel(struct itest *t, size_t channel)
 {
 	ck_assert_uint_lt(channel, t->t_server.sv_nchannels);
-	return &t->t_server.sv_channels[channel];
+	return t->t_server.sv_channels[channel];
 }
 
 uint16_t
