@@ -776,6 +776,27 @@ channel_woken(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(ch->ch_base);
 }
 
+/* The base and what is on it: by its thread at its end, or before it ever ran. */
+static void
+channel_free_base(struct channel *ch)
+{
+	while (!LIST_EMPTY(&ch->ch_refusals))
+		channel_refusal_free(LIST_FIRST(&ch->ch_refusals));
+	if (ch->ch_listener != NULL)
+		evconnlistener_free(ch->ch_listener);	/* the socket stays open */
+	if (ch->ch_wake != NULL)
+		event_free(ch->ch_wake);
+	if (ch->ch_resume != NULL)
+		event_free(ch->ch_resume);
+	if (ch->ch_report != NULL)
+		event_free(ch->ch_report);
+	if (ch->ch_base != NULL)
+		event_base_free(ch->ch_base);
+	ch->ch_listener = NULL;
+	ch->ch_wake = ch->ch_resume = ch->ch_report = NULL;
+	ch->ch_base = NULL;
+}
+
 static void *
 channel_main(void *arg)
 {
@@ -789,6 +810,12 @@ channel_main(void *arg)
 		event_base_dispatch(ch->ch_base);
 	else
 		channel_woken(-1, 0, ch);
+	/* Its own base, freed by its own thread; stops run in parallel. */
+	channel_free_base(ch);
+	if (!ch->ch_keep_fd && ch->ch_fd != -1) {
+		close(ch->ch_fd);
+		ch->ch_fd = -1;
+	}
 	return NULL;
 }
 
@@ -866,27 +893,6 @@ fail:
 	cause_set(cause, "cannot start channel %s: %s", ch->ch_name,
 	    strerror(error));
 	return -1;
-}
-
-/* The base and what is on it; the listener thread is gone. */
-static void
-channel_free_base(struct channel *ch)
-{
-	while (!LIST_EMPTY(&ch->ch_refusals))
-		channel_refusal_free(LIST_FIRST(&ch->ch_refusals));
-	if (ch->ch_listener != NULL)
-		evconnlistener_free(ch->ch_listener);	/* the socket stays open */
-	if (ch->ch_wake != NULL)
-		event_free(ch->ch_wake);
-	if (ch->ch_resume != NULL)
-		event_free(ch->ch_resume);
-	if (ch->ch_report != NULL)
-		event_free(ch->ch_report);
-	if (ch->ch_base != NULL)
-		event_base_free(ch->ch_base);
-	ch->ch_listener = NULL;
-	ch->ch_wake = ch->ch_resume = ch->ch_report = NULL;
-	ch->ch_base = NULL;
 }
 
 void
