@@ -2,6 +2,8 @@
 #ifndef MPSERVER_CONF_H
 #define MPSERVER_CONF_H
 
+#include <sys/socket.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +69,8 @@ struct channel_conf {
 	char		*cc_origin;	/* "FILE:LINE", or NULL: the command line */
 };
 
+struct conf_defaults;
+
 /*
  * What the parser must know of each service; the server's service table
  * supplies it (service_specs()), so a service stays one row.
@@ -76,11 +80,14 @@ struct conf_service {
 	unsigned	 cs_keys;	/* CONF_KEY_* beyond CONF_KEYS_COMMON */
 	unsigned	 cs_main_key;	/* what "PORT:NAME=ARG" sets, or 0 */
 	/* The service's own check of a whole line; NULL: none. -1 and *cause. */
-	int		(*cs_check)(const struct channel_conf *, char **cause);
+	int		(*cs_check)(const struct channel_conf *,
+			    const struct conf_defaults *, char **cause);
 };
 
 /* The process-wide defaults a line starts from (the command line's options). */
 struct conf_defaults {
+	const struct sockaddr_storage *cd_bind;	/* the --bind address, port 0 */
+	const char		*cd_user;	/* --user, or NULL */
 	unsigned		 cd_max_per_ip;
 	unsigned		 cd_idle_timeout;
 	unsigned		 cd_max_line;

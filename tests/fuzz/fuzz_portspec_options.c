@@ -1,33 +1,93 @@
 /*
  * Fuzz the command line: options_parse() on the input split into argv
- * words, and portspec_parse() on the whole input as one PORTSPEC argument.
+ * words, and conf_parse_portspec() on the whole input as one PORTSPEC
+ * argument.
  *
  * Words end at a NUL or a newline, so a seed reads one word per line; at most
  * FUZZ_MAX_WORDS are used. Words that would set --bind (-b..., --bi...) are
  * dropped: options_parse() resolves the bind address with getaddrinfo(), and
  * the default it is left with, 127.0.0.1, is a literal that never reaches
- * DNS. Accepted results are checked against SPEC 1: ports listed once,
- * services from the table, values inside their documented ranges.
+ * DNS. Words that would set --config (-f..., --co...) are dropped too: a
+ * file named by the input could be anything (fuzz_conf reads files).
+ * Accepted results are checked against SPEC 1 and 8: ports listed once,
+ * services from the table, values inside their documented ranges, each
+ * channel with the command line's defaults, "=ARG" where the service needs
+ * it; a PORTSPEC that fails adds nothing. The services are a local table
+ * like the server's.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cause.h"
 #include "options.h"
-#include "portspec.h"
-#include "service.h"
 
 #include "fuzz.h"
 
 #define FUZZ_MAX_WORDS 32
+#define FUZZ_EXEC	8
+#define FUZZ_FORWARD	9
 
-/* Would this word set --bind? "-b", "-bADDR", "--bi", "--bind=ADDR"... */
-static bool
-fuzz_is_bind(const char *w)
+static int
+fuzz_exec_check(const struct channel_conf *cc, const struct conf_defaults *d,
+    char **cause)
 {
-	return w[0] == '-' && (w[1] == 'b' || strncmp(w + 1, "-bi", 3) == 0);
+	struct stat sb;
+
+	if (cc->cc_argv == NULL)
+		return cause_set(cause, "exec needs a program");
+	if (cc->cc_argv[0][0] != '/')
+		return cause_set(cause, "not an absolute path");
+	if (stat(cc->cc_argv[0], &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    access(cc->cc_argv[0], X_OK) == -1)
+		return cause_set(cause, "not an executable file");
+	return 0;
+}
+
+static int
+fuzz_forward_check(const struct channel_conf *cc,
+    const struct conf_defaults *d, char **cause)
+{
+	if (cc->cc_to == NULL)
+		return cause_set(cause, "forward needs to=");
+	return 0;
+}
+
+static const struct conf_service fuzz_rows[] = {
+	{ "ack", 0, 0, NULL },
+	{ "echo", 0, 0, NULL },
+	{ "discard", 0, 0, NULL },
+	{ "chargen", 0, 0, NULL },
+	{ "daytime", 0, 0, NULL },
+	{ "time", 0, 0, NULL },
+	{ "cmd", 0, 0, NULL },
+	{ "metrics", 0, 0, NULL },
+	{ "exec", CONF_KEY_USER | CONF_KEY_ENV | CONF_KEY_PROGRAM,
+	    CONF_KEY_PROGRAM, fuzz_exec_check },
+	{ "forward", CONF_KEY_TO | CONF_KEY_CONNECT_TIMEOUT |
+	    CONF_KEY_PROXY_PROTOCOL, CONF_KEY_TO, fuzz_forward_check },
+};
+#define FUZZ_NSERVICES (sizeof fuzz_rows / sizeof fuzz_rows[0])
+
+static const struct conf_service *const fuzz_services[] = {
+	&fuzz_rows[0], &fuzz_rows[1], &fuzz_rows[2], &fuzz_rows[3],
+	&fuzz_rows[4], &fuzz_rows[5], &fuzz_rows[6], &fuzz_rows[7],
+	&fuzz_rows[8], &fuzz_rows[9], NULL,
+};
+
+/* Would this word set --bind or --config? "-b", "--bi", "-fFILE"... */
+static bool
+fuzz_is_dropped(const char *w)
+{
+	return w[0] == '-' && (w[1] == 'b' || w[1] == 'f' ||
+	    strncmp(w + 1, "-bi", 3) == 0 || strncmp(w + 1, "-co", 3) == 0);
 }
 
 /* Cut buf (size bytes, then a NUL) into argv[1...]; returns argc. */
@@ -42,73 +102,125 @@ fuzz_split(char *buf, size_t size, char **argv)
 		if (buf[i] != '\0' && buf[i] != '\n')
 			continue;
 		buf[i] = '\0';
-		if (!fuzz_is_bind(buf + start))
+		if (!fuzz_is_dropped(buf + start))
 			argv[argc++] = buf + start;
 		start = i + 1;
 	}
 	/* A last word without a terminator; a trailing newline adds none. */
-	if (start < size && argc <= FUZZ_MAX_WORDS && !fuzz_is_bind(buf + start))
+	if (start < size && argc <= FUZZ_MAX_WORDS &&
+	    !fuzz_is_dropped(buf + start))
 		argv[argc++] = buf + start;
 	argv[argc] = NULL;
 	return argc;
 }
 
-static size_t
-fuzz_nservices(void)
+static bool
+fuzz_cidrs_equal(const struct cidr_list *a, const struct cidr_list *b)
 {
-	size_t n = 0;
-
-	while (service_names[n] != NULL)
-		n++;
-	return n;
+	return a->cl_count == b->cl_count && (a->cl_count == 0 ||
+	    memcmp(a->cl_items, b->cl_items, a->cl_count *
+	    sizeof *a->cl_items) == 0);
 }
 
-/* A port list, complete or cut short by an error, is still well formed. */
+/* A command-line channel: the defaults, and at most its main argument. */
 static void
-fuzz_check_ports(const struct portlist *pl)
+fuzz_check_channel(const struct channel_conf *cc,
+    const struct conf_defaults *d)
 {
-	uint8_t seen[65536 / 8];
-	size_t i, nservices = fuzz_nservices();
-	unsigned port;
+	const struct conf_service *svc;
+	struct channel_conf copy;
 
-	FUZZ_CHECK(pl->pl_count <= PORTSPEC_MAX_CHANNELS);
-	FUZZ_CHECK(pl->pl_count == 0 || pl->pl_items != NULL);
+	FUZZ_CHECK(cc->cc_service >= 0 &&
+	    (size_t)cc->cc_service < FUZZ_NSERVICES);
+	svc = fuzz_services[cc->cc_service];
+	FUZZ_CHECK(cc->cc_keys == 0 || cc->cc_keys == svc->cs_main_key);
+	FUZZ_CHECK(cc->cc_origin == NULL);
+	FUZZ_CHECK(cc->cc_max_clients == 0 && !cc->cc_own_per_ip);
+	FUZZ_CHECK(cc->cc_max_per_ip == d->cd_max_per_ip);
+	FUZZ_CHECK(cc->cc_idle_timeout == d->cd_idle_timeout);
+	FUZZ_CHECK(cc->cc_max_line == d->cd_max_line);
+	FUZZ_CHECK(cc->cc_rate == d->cd_rate);
+	FUZZ_CHECK(fuzz_cidrs_equal(&cc->cc_allow, &d->cd_allow));
+	FUZZ_CHECK(fuzz_cidrs_equal(&cc->cc_deny, &d->cd_deny));
+	FUZZ_CHECK(fuzz_cidrs_equal(&cc->cc_proxy_from, &d->cd_proxy_from));
+	FUZZ_CHECK(cc->cc_connect_timeout == CONF_CONNECT_TIMEOUT_DEFAULT);
+	FUZZ_CHECK(cc->cc_proxy_protocol == 0 && cc->cc_user == NULL &&
+	    cc->cc_env == NULL);
+	FUZZ_CHECK((cc->cc_to != NULL) == (cc->cc_service == FUZZ_FORWARD));
+	FUZZ_CHECK(cc->cc_to == NULL || cc->cc_to[0] != '\0');
+	FUZZ_CHECK((cc->cc_argv != NULL) == (cc->cc_service == FUZZ_EXEC));
+	FUZZ_CHECK(cc->cc_argv == NULL || (cc->cc_argv[0][0] == '/' &&
+	    cc->cc_argv[1] == NULL));
+	FUZZ_CHECK(conf_copy(&copy, cc) == 0);
+	FUZZ_CHECK(conf_equal(&copy, cc));
+	conf_free(&copy);
+}
+
+/* A list of channels: ports listed once, cf_seen exactly the non-zero. */
+static void
+fuzz_check_ports(const struct conf_list *list, const struct conf_defaults *d)
+{
+	uint8_t seen[sizeof list->cf_seen];
+	unsigned port;
+	size_t i;
+
+	FUZZ_CHECK(list->cf_count <= CONF_MAX_CHANNELS);
+	FUZZ_CHECK(list->cf_count == 0 || list->cf_channels != NULL);
 	memset(seen, 0, sizeof seen);
-	for (i = 0; i < pl->pl_count; i++) {
-		port = pl->pl_items[i].ps_port;
-		FUZZ_CHECK(pl->pl_items[i].ps_service >= 0);
-		FUZZ_CHECK((size_t)pl->pl_items[i].ps_service < nservices);
+	for (i = 0; i < list->cf_count; i++) {
+		fuzz_check_channel(&list->cf_channels[i], d);
+		port = list->cf_channels[i].cc_port;
 		if (port == 0)
 			continue;
 		FUZZ_CHECK(!(seen[port / 8] & (1u << (port % 8))));
-		FUZZ_CHECK(pl->pl_seen[port / 8] & (1u << (port % 8)));
-		seen[port / 8] |= 1u << (port % 8);
+		seen[port / 8] |= (uint8_t)(1u << (port % 8));
 	}
+	FUZZ_CHECK(memcmp(seen, list->cf_seen, sizeof seen) == 0);
 }
 
 static void
 fuzz_portspec(const char *arg)
 {
-	struct portlist pl;
+	static struct conf_list list;
+	struct conf_defaults d;
+	struct sockaddr_in sin;
+	struct cidr allow;
 	char *cause;
 	int rc;
 
-	memset(&pl, 0, sizeof pl);
-	rc = portspec_parse(arg, service_names, SERVICE_DEFAULT, &pl, &cause);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&d, 0, sizeof d);
+	d.cd_bind = (struct sockaddr_storage *)(void *)&sin;
+	d.cd_max_per_ip = 2;
+	d.cd_idle_timeout = 30;
+	d.cd_max_line = 100;
+	d.cd_rate = 5;
+	if (cidr_parse("10.0.0.0/8", &allow, &cause) == -1)
+		abort();
+	d.cd_allow.cl_items = &allow;
+	d.cd_allow.cl_count = 1;
+	rc = conf_parse_portspec(arg, fuzz_services, 0, &d, &list, &cause);
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	FUZZ_CHECK((rc == -1) == (cause != NULL));
-	FUZZ_CHECK(rc == -1 || pl.pl_count > 0);
-	fuzz_check_ports(&pl);
+	FUZZ_CHECK(rc == 0 ? list.cf_count > 0 : list.cf_count == 0);
+	fuzz_check_ports(&list, &d);
 	free(cause);
-	portlist_free(&pl);
+	conf_list_free(&list);
 }
 
 /* What OPTIONS_RUN promises: every value within its documented range. */
 static void
 fuzz_check_run(const struct options *o, int argc)
 {
-	FUZZ_CHECK(o->o_ports.pl_count > 0);
-	fuzz_check_ports(&o->o_ports);
+	struct conf_defaults d;
+
+	options_conf_defaults(o, &d);
+	FUZZ_CHECK(o->o_channels.cf_count > 0);
+	FUZZ_CHECK(o->o_ncmdline == o->o_channels.cf_count);
+	FUZZ_CHECK(o->o_config == NULL);
+	fuzz_check_ports(&o->o_channels, &d);
 	FUZZ_CHECK(strcmp(o->o_bind, "127.0.0.1") == 0);
 	FUZZ_CHECK(o->o_addr.ss_family == AF_INET);
 	FUZZ_CHECK(o->o_max_clients >= 1 && o->o_max_clients <= 1000000);
@@ -116,10 +228,12 @@ fuzz_check_run(const struct options *o, int argc)
 	FUZZ_CHECK(o->o_idle_timeout <= 86400 * 7);
 	FUZZ_CHECK(o->o_max_line >= 1 && o->o_max_line <= 1 << 20);
 	FUZZ_CHECK(o->o_shutdown_grace <= 3600);
-	FUZZ_CHECK(o->o_backlog >= 1 && o->o_backlog <= 65535);
+	FUZZ_CHECK(o->o_rate <= 1000000);
+	FUZZ_CHECK(o->o_backlog >= 1);
 	FUZZ_CHECK(o->o_log_level >= 0 && o->o_log_level <= 3);
 	FUZZ_CHECK(o->o_log_format == 0 || o->o_log_format == 1);
-	FUZZ_CHECK(o->o_nallow + o->o_ndeny <= (size_t)argc);
+	FUZZ_CHECK(o->o_allow.cl_count + o->o_deny.cl_count +
+	    o->o_proxy_from.cl_count <= (size_t)argc);
 }
 
 static void
@@ -129,8 +243,7 @@ fuzz_options(int argc, char **argv)
 	char *cause;
 	int rc;
 
-	rc = options_parse(argc, argv, service_names, SERVICE_DEFAULT, &o,
-	    &cause);
+	rc = options_parse(argc, argv, fuzz_services, 0, &o, &cause);
 	FUZZ_CHECK(rc >= OPTIONS_ERROR && rc <= OPTIONS_VERSION);
 	FUZZ_CHECK((rc == OPTIONS_ERROR) == (cause != NULL));
 	if (rc == OPTIONS_RUN)
