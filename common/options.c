@@ -180,7 +180,7 @@ options_word(const char *name, const char *arg, const char *const *words,
 static int
 options_backlog(const char *arg, struct options *o, char **cause)
 {
-	unsigned backlog;
+	unsigned backlog = 0;
 
 	if (options_number("--backlog", arg, 1, 65535, &backlog, cause) == -1)
 		return OPTIONS_ERROR;

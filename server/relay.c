@@ -124,7 +124,7 @@ relay_dir_finish(struct relay_state *s, struct relay_dir *d)
 
 	d->d_done = true;
 	if (d->d_dst_sock) {
-		if (!d->d_to_client && shutdown(d->d_dst, SHUT_WR) == -1)
+		if (shutdown(d->d_dst, SHUT_WR) == -1)
 			return relay_fail(s, d->d_to_client, errno);
 		return RELAY_MORE;
 	}
