@@ -124,6 +124,12 @@ channel_set_timeouts(struct channel *ch, int fd)
 {
 	struct timeval tv = { .tv_sec = ch->ch_conf.cc_idle_timeout };
 
+	/* A service that parks waits briefly, then on the idle thread (client.c). */
+	if (ch->ch_service->svc_flags & SVC_PARKS) {
+		tv.tv_sec = 0;
+		tv.tv_usec = CHANNEL_PARK_MS * 1000;
+	}
+
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 

@@ -83,6 +83,9 @@ struct channel {
 	bool			 ch_running;
 };
 
+/* A parking service's client is quiet this long before it parks (client.c). */
+#define CHANNEL_PARK_MS 50
+
 /* A channel for cc, not yet bound; tally NULL: a fresh one. NULL with *cause. */
 struct channel *channel_new(struct server *sv, const struct channel_conf *cc,
 	    bool from_file, struct channel_tally *tally, char **cause);

@@ -10,12 +10,19 @@
 
 #include "channel.h"
 #include "client.h"
+#include "idle.h"
 #include "log.h"
 #include "server.h"
 #include "service.h"
 
 #define CLIENT_LINGER_MS	1000	/* wait for the peer's FIN after ours, in all */
 #define CLIENT_LINGER_BYTES	(64 * 1024)
+/*
+ * A client of a service that parks (SVC_PARKS) that sends nothing for this
+ * long gives its thread back and waits on the idle thread instead; its
+ * channel's listening socket carries it as SO_RCVTIMEO.
+ */
+#define CLIENT_PARK_MS		CHANNEL_PARK_MS
 
 const char *const close_reason_names[CLOSE_NREASONS] = {
 	"none", "client_closed", "done", "quit", "idle_timeout",
@@ -257,11 +264,25 @@ client_wait(struct client *cl, short events, const struct timespec *since)
 	return true;
 }
 
+/* Between requests and quiet for a while: give the thread back? */
+static bool
+client_parks(struct client *cl, int error)
+{
+	return (error == EAGAIN || error == EWOULDBLOCK) && !cl->cl_partial &&
+	    (cl->cl_channel->ch_service->svc_flags & SVC_PARKS) &&
+	    !client_stopping(cl);
+}
+
 ssize_t
 client_read(struct client *cl, void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (cl->cl_idle_expired) {
+		cl->cl_idle_expired = false;
+		client_set_reason(cl, CLOSE_IDLE);
+		return 0;
+	}
 	if (cl->cl_partial && !client_wait(cl, POLLIN, &cl->cl_partial_since))
 		return 0;
 	while ((n = recv(cl->cl_fd, buf, len, 0)) == -1 && errno == EINTR)
@@ -269,6 +290,10 @@ client_read(struct client *cl, void *buf, size_t len)
 	if (n > 0) {
 		client_count(cl, false, (size_t)n);
 		return n;
+	}
+	if (n == -1 && client_parks(cl, errno)) {
+		cl->cl_parking = true;
+		return 0;
 	}
 	client_failed(cl, n == 0 ? 0 : errno);
 	return 0;
@@ -370,19 +395,42 @@ client_refuse_late(struct client *cl, int reason)
 	client_forget(cl);
 }
 
+/* Quiet between requests: wait on the idle thread, not on this one. */
+static bool
+client_park(struct client *cl)
+{
+	long idle = client_idle_ms(cl);
+
+	cl->cl_parking = false;
+	if (cl->cl_reason != CLOSE_NONE || client_stopping(cl))
+		return false;
+	/* It has been quiet for CLIENT_PARK_MS of its idle time already. */
+	if (idle > 0 && (idle -= CLIENT_PARK_MS) <= 0)
+		idle = 1;
+	if (idle_park(&cl->cl_server->sv_idle, cl, idle) == -1) {
+		client_set_reason(cl, CLOSE_ERROR);
+		return false;
+	}
+	return true;
+}
+
 void
 client_run(struct client *cl)
 {
 	const struct service *svc = cl->cl_channel->ch_service;
 	int reason;
 
-	if (svc->svc_start != NULL &&
-	    (reason = svc->svc_start(cl)) != REJECT_NONE) {
-		client_refuse_late(cl, reason);
-		return;
+	if (cl->cl_runs++ == 0) {
+		if (svc->svc_start != NULL &&
+		    (reason = svc->svc_start(cl)) != REJECT_NONE) {
+			client_refuse_late(cl, reason);
+			return;
+		}
+		client_log_accept(cl);
 	}
-	client_log_accept(cl);
 	svc->svc_handler(cl);
+	if (cl->cl_parking && client_park(cl))
+		return;
 	client_set_reason(cl, CLOSE_DONE);
 	if (client_spoke_last(cl->cl_reason))
 		client_linger(cl);

@@ -57,6 +57,8 @@ struct client {
 	/* While it waits for a first byte or a PROXY header: listener thread. */
 	struct event		*cl_wait;
 	TAILQ_ENTRY(client)	 cl_wait_entry;	/* channel's ch_waiting */
+	/* While it is parked between requests: the idle thread's. */
+	struct event		*cl_park;
 
 	/* Touched only by the thread serving it. */
 	char			 cl_peername[NETADDR_STRLEN];
@@ -68,6 +70,9 @@ struct client {
 	char			 cl_error[128];	/* why, for error and upstream */
 	void			*cl_service_data;	/* its service's own state */
 	atomic_bool		 cl_sleeping;	/* in SLEEP: forcing leaves its write side */
+	bool			 cl_parking;	/* its service returned to be parked */
+	bool			 cl_idle_expired;	/* its idle time ran out while parked */
+	unsigned		 cl_runs;	/* times a handler took it up */
 	bool			 cl_partial;	/* half a message is in */
 	struct timespec		 cl_partial_since;
 };
@@ -89,7 +94,10 @@ void	client_close(struct client *cl);
 /* Never served after all (refused after it was registered): forget it without a close line. */
 void	client_discard(struct client *cl);
 
-/* The handler thread's body: run the service, then client_close. */
+/*
+ * The handler thread's body: run the service, then client_close, or park
+ * the client without a thread if its service stopped between requests.
+ */
 void	client_run(struct client *cl);
 
 /* The idle timeout of its channel, in milliseconds; 0: never. */

@@ -222,9 +222,11 @@ service_cmd(struct client *cl)
 		client_set_reason(cl, CLOSE_ERROR);
 		return;
 	}
-	evbuffer_add_printf(out, "220 %s %s ready on %s (%s)\r\n", MPSERVER_NAME,
-	    MPSERVER_VERSION, cl->cl_channel->ch_name,
-	    cl->cl_channel->ch_service->svc_name);
+	/* Once: a client taken up again after it was parked is greeted already. */
+	if (cl->cl_runs == 1)
+		evbuffer_add_printf(out, "220 %s %s ready on %s (%s)\r\n",
+		    MPSERVER_NAME, MPSERVER_VERSION, cl->cl_channel->ch_name,
+		    cl->cl_channel->ch_service->svc_name);
 	for (;;) {
 		if (command_flush(cl, out) == -1)
 			break;

@@ -21,12 +21,14 @@ enum relay_end {
  * The client is a connected TCP socket; the peer is either one socket
  * (forward: r_peer_in == r_peer_out) or two pipe ends (exec: read the
  * program's stdout, write its stdin). Blocking or not, the descriptors are
- * used without blocking; the caller closes them all afterwards.
+ * used without blocking (O_NONBLOCK is set and left); the caller closes
+ * them all afterwards but for r_peer_out if the relay set it to -1. The
+ * process must ignore SIGPIPE: a program's closed stdin is then EPIPE.
  */
 struct relay {
 	int		 r_client;
 	int		 r_peer_in;	/* read: what goes to the client */
-	int		 r_peer_out;	/* write: what the client sent */
+	int		 r_peer_out;	/* write; -1: the relay closed it */
 	unsigned	 r_idle_ms;	/* neither direction moves this long; 0: never */
 	const atomic_bool *r_forced;	/* polled at least every r_tick_ms */
 	unsigned	 r_tick_ms;	/* 0: 100 */
@@ -59,7 +61,7 @@ struct relay {
  */
 enum relay_end relay_run(struct relay *r);
 
-/* "done", "reset", ... for logs and tests. */
+/* "done", "client_reset", ... for logs and tests. */
 const char *relay_end_name(enum relay_end e);
 
 #endif

@@ -160,6 +160,10 @@ server_start(struct server *sv, char **cause)
 {
 	size_t i;
 
+	if (idle_start(&sv->sv_idle) == -1)
+		return cause_set(cause, "cannot start the idle thread: %s",
+		    strerror(errno));
+
 	for (i = 0; i < sv->sv_nchannels; i++) {
 		if (channel_start(sv->sv_channels[i], cause) == -1)
 			return -1;
@@ -506,6 +510,7 @@ server_free(struct server *sv)
 	if (sv->sv_channels != NULL)
 		server_stop_channels(sv, sv->sv_channels, sv->sv_nchannels,
 		    CHANNEL_STOP_SHUTDOWN);
+	idle_stop(&sv->sv_idle);
 	workers_free(&sv->sv_workers);
 	for (i = 0; i < sv->sv_nchannels; i++)
 		channel_release(sv->sv_channels[i]);

@@ -15,6 +15,7 @@
 #include "admit.h"
 #include "conf.h"
 #include "options.h"
+#include "idle.h"
 #include "worker.h"
 
 #define MPSERVER_NAME "mpserver"
@@ -60,6 +61,7 @@ struct server {
 	pthread_cond_t		 sv_cond;	/* clients drained, or forced */
 
 	struct workers		 sv_workers;	/* handler threads */
+	struct idle		 sv_idle;	/* clients parked between requests */
 
 	/* Called, under sv_lock, when the last client leaves while stopping. */
 	void			(*sv_drained_cb)(void *);

@@ -11,6 +11,7 @@ struct client;
 enum service_flag {
 	SVC_SPEAKS_FIRST = 1 << 0,	/* handed to a thread at once, not at its first byte */
 	SVC_RELAY	 = 1 << 1,	/* keeps relaying through shutdown's grace */
+	SVC_PARKS	 = 1 << 2,	/* quiet between requests: parked without a thread */
 };
 
 struct service {
