@@ -1,10 +1,20 @@
 #!/bin/sh
-# Install what building and testing mpserver needs (Debian; run as root or with sudo).
+# Install what mpserver needs on Debian (run as root or with sudo):
+#   scripts/setup.sh build   what building and running it needs (serve.sh)
+#   scripts/setup.sh test    that, and every tool the tests and the
+#                            benchmark use (test.sh, bench.sh)
 set -eu
 
-packages="build-essential cmake pkg-config libevent-dev check clang
-libclang-rt-dev netcat-openbsd curl prometheus valgrind procps python3
-systemd mandoc haproxy dpkg-dev binutils"
+build="build-essential cmake pkg-config libevent-dev"
+test="$build check clang libclang-rt-dev netcat-openbsd curl prometheus
+valgrind procps python3 systemd mandoc haproxy dpkg-dev binutils socat
+util-linux iproute2 gnuplot-nox"
+
+case ${1:-test} in
+build) packages=$build ;;
+test) packages=$test ;;
+*) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $packages; do

@@ -4,7 +4,7 @@
 # libFuzzer target for a bounded time (MPSERVER_FUZZ_SECONDS, 30 by default).
 set -eu
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh test
 
 run() {
 	dir=$1
