@@ -8,7 +8,7 @@ set -eu
 build="build-essential cmake pkg-config libevent-dev"
 test="$build check clang libclang-rt-dev netcat-openbsd curl prometheus
 valgrind procps python3 systemd mandoc haproxy dpkg-dev binutils socat
-util-linux iproute2 gnuplot-nox"
+util-linux iproute2"
 
 case ${1:-test} in
 build) packages=$build ;;
