@@ -487,12 +487,23 @@ channel_wait(struct channel *ch, struct client *cl)
 	TAILQ_INSERT_TAIL(&ch->ch_waiting, cl, cl_wait_entry);
 }
 
+/* Has the client sent anything (or closed)? */
+static bool
+channel_readable(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+}
+
 /* Admitted: to a thread now if the service speaks first, else at its first byte. */
 static void
 channel_serve(struct channel *ch, struct client *cl, bool data_waiting)
 {
 	client_admitted(cl);
-	if ((ch->ch_service->svc_flags & SVC_SPEAKS_FIRST) || data_waiting)
+	/* Often the request came with the handshake: no need to wait then. */
+	if ((ch->ch_service->svc_flags & SVC_SPEAKS_FIRST) || data_waiting ||
+	    channel_readable(cl->cl_fd))
 		channel_dispatch(ch, cl);
 	else
 		channel_wait(ch, cl);
@@ -722,15 +733,6 @@ channel_drain_backlog(struct channel *ch)
 		channel_accept(ch->ch_listener, fd, (struct sockaddr *)&peer,
 		    (int)len, ch);
 	}
-}
-
-/* Has the client sent anything (or closed)? */
-static bool
-channel_readable(int fd)
-{
-	char c;
-
-	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
 }
 
 /*
