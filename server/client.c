@@ -264,13 +264,18 @@ client_wait(struct client *cl, short events, const struct timespec *since)
 	return true;
 }
 
+static bool
+client_parking_service(const struct client *cl)
+{
+	return (cl->cl_channel->ch_service->svc_flags & SVC_PARKS) != 0;
+}
+
 /* Between requests and quiet for a while: give the thread back? */
 static bool
 client_parks(struct client *cl, int error)
 {
 	return (error == EAGAIN || error == EWOULDBLOCK) && !cl->cl_partial &&
-	    (cl->cl_channel->ch_service->svc_flags & SVC_PARKS) &&
-	    !client_stopping(cl);
+	    client_parking_service(cl) && !client_stopping(cl);
 }
 
 ssize_t
@@ -285,7 +290,13 @@ client_read(struct client *cl, void *buf, size_t len)
 	}
 	if (cl->cl_partial && !client_wait(cl, POLLIN, &cl->cl_partial_since))
 		return 0;
-	while ((n = recv(cl->cl_fd, buf, len, 0)) == -1 && errno == EINTR)
+	/*
+	 * A parking service's quiet spell ends in EAGAIN; while stopping,
+	 * shutdown's SHUT_RD is on its way: read on, to hear it.
+	 */
+	while ((n = recv(cl->cl_fd, buf, len, 0)) == -1 && (errno == EINTR ||
+	    (client_parking_service(cl) && errno == EAGAIN &&
+	    client_stopping(cl) && !client_forced(cl))))
 		continue;
 	if (n > 0) {
 		client_count(cl, false, (size_t)n);
