@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,6 +565,16 @@ channel_proxied(struct channel *ch, struct client *cl,
 		channel_serve(ch, cl, data_waiting);
 }
 
+/* Has the client shut down its side (its FIN may wait behind unread bytes)? */
+static bool
+channel_peer_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 /* A proxy-from client has sent bytes: is its header complete? */
 static void
 channel_read_header(struct channel *ch, struct client *cl)
@@ -582,6 +593,11 @@ channel_read_header(struct channel *ch, struct client *cl)
 		return;
 	if (n > 0)
 		rc = proxyproto_parse(buf, (size_t)n, &h, &used, &why);
+	/* Peeking hides a FIN behind the bytes: a half header then EOF is truncated. */
+	if (rc == PROXYPROTO_NEED && channel_peer_closed(cl->cl_fd)) {
+		rc = PROXYPROTO_ERROR;
+		why = "truncated";
+	}
 	if (rc == PROXYPROTO_NEED && (size_t)n < sizeof buf &&
 	    (left = client_idle_ms(cl)) > 0) {
 		/* Still the deadline from accept, however it trickles. */

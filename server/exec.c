@@ -368,6 +368,18 @@ exec_finish(struct exec *ex, bool terminate, int *status)
 	}
 }
 
+/* Has the program exited? Looked at without reaping it (exec_finish reaps). */
+static bool
+exec_gone(void *arg)
+{
+	struct exec *ex = arg;
+	siginfo_t si;
+
+	memset(&si, 0, sizeof si);
+	return waitid(P_PID, (id_t)ex->ex_pid, &si, WEXITED | WNOHANG |
+	    WNOWAIT) == 0 && si.si_pid == ex->ex_pid;
+}
+
 static void
 exec_count(void *arg, bool to_client, size_t n)
 {
@@ -404,6 +416,9 @@ service_exec(struct client *cl)
 	r.r_side = ex->ex_stderr;
 	r.r_side_cb = exec_stderr;
 	r.r_side_arg = ex;
+	/* A child of the program may hold its stdout after it exits. */
+	r.r_peer_gone = exec_gone;
+	r.r_peer_gone_arg = ex;
 	r.r_idle_ms = (unsigned)client_idle_ms(cl);
 	r.r_forced = &cl->cl_server->sv_forced;
 	r.r_count = exec_count;

@@ -49,6 +49,8 @@ struct relay_state {
 	char		*s_buf;		/* both: a handler's stack is small */
 	uint64_t	 s_moved;	/* when a byte last moved, ns */
 	bool		 s_side_eof;	/* r_side said EOF or failed */
+	bool		 s_peer_gone;	/* r_peer_gone said so: drain, then EOF */
+	uint64_t	 s_asked;	/* when r_peer_gone was last asked, ns */
 };
 
 /* The descriptors of one poll: client, peer in, peer out, side at most. */
@@ -175,6 +177,8 @@ relay_dir_read(struct relay_state *s, struct relay_dir *d)
 		d->d_eof = true;
 	else if (!relay_again(errno))
 		return relay_fail(s, !d->d_to_client, errno);
+	else if (d->d_to_client && s->s_peer_gone)
+		d->d_eof = true;	/* gone, and nothing more in the pipe */
 	return RELAY_MORE;
 }
 
@@ -275,7 +279,8 @@ relay_dir_run(struct relay_state *s, struct relay_dir *d,
 	if (d->d_done)
 		return RELAY_MORE;
 	if (d->d_off == d->d_len && !d->d_eof &&
-	    relay_poll_revents(p, d->d_src, POLLIN | POLLERR | POLLHUP)) {
+	    (relay_poll_revents(p, d->d_src, POLLIN | POLLERR | POLLHUP) ||
+	    (d->d_to_client && s->s_peer_gone))) {
 		if ((rc = relay_dir_read(s, d)) != RELAY_MORE)
 			return rc;
 		fresh = true;	/* the sink most likely has room: no poll */
@@ -325,7 +330,7 @@ relay_timeout(const struct relay_state *s)
 	uint64_t deadline, now, left;
 	int timeout = -1;
 
-	if (r->r_forced != NULL) {
+	if (r->r_forced != NULL || r->r_peer_gone != NULL) {
 		timeout = r->r_tick_ms != 0 ? (int)r->r_tick_ms : RELAY_TICK_MS;
 		if (r->r_tick_ms > INT_MAX)
 			timeout = INT_MAX;
@@ -386,6 +391,23 @@ relay_side(struct relay_state *s, const struct relay_poll *p)
 		s->s_side_eof = true;
 }
 
+/* Has the peer gone? Asked at most once a tick: it costs a system call. */
+static void
+relay_ask_gone(struct relay_state *s)
+{
+	struct relay *r = s->s_r;
+	uint64_t now, tick;
+
+	if (r->r_peer_gone == NULL || s->s_peer_gone)
+		return;
+	now = relay_now();
+	tick = (r->r_tick_ms != 0 ? r->r_tick_ms : RELAY_TICK_MS) * RELAY_MS;
+	if (now - s->s_asked < tick)
+		return;
+	s->s_asked = now;
+	s->s_peer_gone = r->r_peer_gone(r->r_peer_gone_arg);
+}
+
 /* One poll and what it allows; RELAY_MORE, or how the relay ends. */
 static int
 relay_step(struct relay_state *s)
@@ -411,6 +433,7 @@ relay_step(struct relay_state *s)
 	if (relay_forced(s))
 		return RELAY_FORCED;
 	relay_side(s, &p);
+	relay_ask_gone(s);
 	if ((rc = relay_watch(s, &p)) != RELAY_MORE)
 		return rc;
 	if ((rc = relay_dir_run(s, &s->s_in, &p)) != RELAY_MORE)

@@ -43,6 +43,15 @@ struct relay {
 	void		(*r_side_cb)(void *arg, const char *buf, size_t n);
 	void		*r_side_arg;
 
+	/*
+	 * Optional: has the peer gone (exec: the program exited, while a
+	 * child of its may still hold its stdout)? Asked at most every
+	 * r_tick_ms; once it has, what it wrote and is still in the pipe is
+	 * delivered and the peer's direction ends as at its EOF.
+	 */
+	bool		(*r_peer_gone)(void *arg);
+	void		*r_peer_gone_arg;
+
 	/* Called as bytes are delivered, for live counters; may be NULL. */
 	void		(*r_count)(void *arg, bool to_client, size_t n);
 	void		*r_arg;
