@@ -1,12 +1,14 @@
 #!/bin/bash
 # The systemd units of contrib/systemd: the service keeps every hardening
-# line docs/deploy.md explains (so none is dropped by accident), the socket
-# unit listens on exactly the ports the service's ExecStart= serves (else
-# mpserver refuses the inherited sockets), and `systemd-analyze verify`
-# accepts both units as installed by `cmake --install` into a scratch
-# prefix, with no warning at all (Documentation=man:mpserver(8) is found in
-# that prefix when man is installed). systemd need not be running: verify
-# only loads the units. Skipped (77) when systemd-analyze is not installed.
+# line docs/deploy.md explains (so none is dropped by accident), serves
+# /etc/mpserver.conf (ExecStart=mpserver -f /etc/mpserver.conf) and reloads
+# it with SIGHUP after checking that same file (ExecReload=), binds its
+# ports itself (it neither requires nor pulls in mpserver.socket, whose
+# sockets could not follow a reload), and `systemd-analyze verify` accepts
+# both units as installed by `cmake --install` into a scratch prefix, with
+# no warning at all (Documentation=man:mpserver(8) is found in that prefix
+# when man is installed). systemd need not be running: verify only loads
+# the units. Skipped (77) when systemd-analyze is not installed.
 # Usage: units.sh BUILD_DIR SOURCE_DIR
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -15,28 +17,35 @@ build=${1:?usage: $0 BUILD_DIR SOURCE_DIR}
 src=${2:?usage: $0 BUILD_DIR SOURCE_DIR}
 cmake=${CMAKE_COMMAND:-cmake}
 service=$src/contrib/systemd/mpserver.service
-socket=$src/contrib/systemd/mpserver.socket
 
 for line in Type=notify DynamicUser=yes ProtectSystem=strict \
     ProtectHome=yes NoNewPrivileges=yes PrivateTmp=yes PrivateDevices=yes \
     "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" CapabilityBoundingSet= \
     SystemCallFilter=@system-service LimitNOFILE=65536 KillSignal=SIGTERM \
-    TimeoutStopSec=10 "ExecStart=/usr/local/bin/mpserver 7001 7002:echo 7003:cmd"
+    TimeoutStopSec=10 "ExecStart=/usr/local/bin/mpserver -f /etc/mpserver.conf" \
+    "ExecReload=/bin/kill -HUP \$MAINPID"
 do
 	grep -qxF "$line" "$service" || fail "$service has no line \"$line\""
 done
-note "hardening lines present"
+note "hardening, ExecStart= and ExecReload= lines present"
 
-# Ports: ListenStream=ADDR:PORT lines against the port specs of ExecStart=.
-sed -n 's/^ListenStream=.*:\([0-9]*\)$/\1/p' "$socket" | sort -n >"$T/sock"
-sed -n 's/^ExecStart=[^ ]* //p' "$service" | tr ' ,' '\n\n' |
-    grep -E '^[0-9]' | sed 's/:.*//' | sort -n >"$T/exec"
-[ -s "$T/sock" ] || fail "no ListenStream= port in $socket"
-if ! diff -u "$T/sock" "$T/exec" >"$T/diff"; then
-	cat "$T/diff" >&2
-	fail "socket ports (-) differ from ExecStart ports (+)"
+# The check before the SIGHUP reads the file that ExecStart= serves, and
+# comes before the kill (systemd runs ExecReload= lines in order).
+check=$(grep -n '^ExecReload=.* --check-config ' "$service" || true)
+[ -n "$check" ] || fail "no ExecReload= line with --check-config in $service"
+assert_eq "$(printf '%s\n' "$check" | sed 's/.* -f //')" /etc/mpserver.conf \
+    "file checked by ExecReload="
+[ "${check%%:*}" -lt "$(grep -n '^ExecReload=/bin/kill' "$service" |
+    cut -d: -f1)" ] || fail "the ExecReload= check comes after the kill"
+
+# mpserver binds the file's ports: inherited sockets could not be freed or
+# added by a reload, and would have to match the file's ports exactly.
+if grep -E '^(Requires|Wants|BindsTo|Also|Sockets)=.*mpserver\.socket' \
+    "$service" >"$T/socket-deps"; then
+	cat "$T/socket-deps" >&2
+	fail "$service still depends on mpserver.socket"
 fi
-note "socket and service agree on ports: $(tr '\n' ' ' <"$T/sock")"
+note "the service binds its own ports (no mpserver.socket dependency)"
 
 need systemd-analyze systemd
 prefix=$T/prefix

@@ -1,53 +1,30 @@
-#!/bin/sh
+#!/bin/bash
 # Smoke test of mpload against one server: smoke.sh SERVER MPLOAD.
 # SERVER is the built mpserver (an echo and an ack channel on port 0) or a
 # reference server (one echo and one -a instance). Short bounded runs of
 # every mode must report zero errors and a non-zero rate; the servers must
-# exit 0 on SIGTERM. Synchronisation is the "ready" line, never a sleep.
+# exit 0 on SIGTERM. Synchronisation is the "ready" line, never a sleep
+# (tests/lib.sh starts and stops the servers).
+# ctest runs this with sh: the library needs bash.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
+. "$(dirname "$0")/../lib.sh"
 
 server=$1
 mpload=$2
-tmp=$(mktemp -d)
-pids=""
-fail=0
+failed=0
+MP_TIMEOUT=30
+mp_init load
 
-cleanup() {
-	for p in $pids; do
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-# start NAME ARGS...: run the server, wait for "ready", keep its ports in
-# $tmp/NAME.ports ("PORT SERVICE" lines) and its pid in $tmp/NAME.pid.
+# start NAME ARGS...: run the server, wait (bounded) for "ready".
 start() {
-	name=$1
-	shift
-	mkfifo "$tmp/$name.fifo"
-	"$server" "$@" >"$tmp/$name.fifo" 2>"$tmp/$name.err" &
-	echo $! >"$tmp/$name.pid"
-	pids="$pids $!"
-	: >"$tmp/$name.ports"
-	# The fifo stays open on fd 3 in this shell until the end.
-	exec 3<"$tmp/$name.fifo"
-	while IFS= read -r line <&3; do
-		case $line in
-		"listening "*)
-			set -- $line
-			echo "${2##*:} $3" >>"$tmp/$name.ports" ;;
-		"ready "*)
-			return 0 ;;
-		esac
-	done
-	echo "FAIL: $name exited before its ready line" >&2
-	cat "$tmp/$name.err" >&2
-	exit 1
-}
+	local name=$1
 
-port_of() {		# port_of NAME SERVICE
-	awk -v s="$2" '$2 == s { print $1; exit }' "$tmp/$1.ports"
+	shift
+	if ! mp_start "$name" "$server" "$@"; then
+		show "$(mp_err "$name")" "$name stderr"
+		fail "$MP_ERROR"
+	fi
 }
 
 json_num() {		# json_num KEY < json line
@@ -56,10 +33,11 @@ json_num() {		# json_num KEY < json line
 
 # check LABEL MPLOAD-ARGS...: run mpload, require errors 0 and rate > 0.
 check() {
-	label=$1
+	local label=$1 rc json errors rate
+
 	shift
-	if "$mpload" "$@" >"$tmp/out" 2>&1; then rc=0; else rc=$?; fi
-	json=$(grep '^{' "$tmp/out" || true)
+	if "$mpload" "$@" >"$MP_TMP/out" 2>&1; then rc=0; else rc=$?; fi
+	json=$(grep '^{' "$MP_TMP/out" || true)
 	errors=$(echo "$json" | json_num errors)
 	rate=$(echo "$json" | json_num rate)
 	if [ "$rc" -eq 0 ] && [ "${errors:-x}" = 0 ] &&
@@ -67,23 +45,22 @@ check() {
 		echo "ok   $label: rate=$rate errors=$errors"
 	else
 		echo "FAIL $label (exit $rc): $json" >&2
-		cat "$tmp/out" >&2
-		fail=1
+		cat "$MP_TMP/out" >&2
+		failed=1
 	fi
 }
 
-# stop NAME: SIGTERM, and the exit status must be 0.
+# stop NAME: SIGTERM, and the exit status must be 0 (within MP_TIMEOUT).
 stop() {
-	pid=$(cat "$tmp/$1.pid")
-	kill -TERM "$pid"
-	if wait "$pid"; then rc=0; else rc=$?; fi
-	pids=$(echo "$pids" | sed "s/ $pid\$//; s/ $pid / /")
-	if [ "$rc" -eq 0 ]; then
+	if ! mp_stop "$1"; then
+		echo "FAIL $MP_ERROR" >&2
+		failed=1
+	elif [ "${MP_RC[$1]}" -eq 0 ]; then
 		echo "ok   $1 exited 0 on SIGTERM"
 	else
-		echo "FAIL $1 exited $rc on SIGTERM" >&2
-		cat "$tmp/$1.err" >&2
-		fail=1
+		echo "FAIL $1 exited ${MP_RC[$1]} on SIGTERM" >&2
+		cat "$(mp_err "$1")" >&2
+		failed=1
 	fi
 }
 
@@ -93,12 +70,15 @@ mpserver*)
 	echo_srv=srv ack_srv=srv ;;
 *)
 	start echo 0
-	exec 4<&3
 	start ack -a 0
 	echo_srv=echo ack_srv=ack ;;
 esac
-echo_port=$(port_of $echo_srv echo)
-ack_port=$(port_of $ack_srv ack)
+echo_port=$(mp_service_port $echo_srv echo)
+ack_port=$(mp_service_port $ack_srv ack)
+if [ -z "$echo_port" ] || [ -z "$ack_port" ]; then
+	fail "no echo or ack channel: $(cat "$(mp_out $echo_srv)" \
+	    "$(mp_out $ack_srv)")"
+fi
 
 check "churn ack" churn -e ack -p "$ack_port" -c 8 -d 1 -t 5
 check "churn echo" churn -e echo -p "$echo_port" -c 8 -d 1 -t 5
@@ -107,20 +87,20 @@ check "hold" hold -p "$echo_port" -c 200 -t 5
 check "ports" ports -p "$echo_port,$ack_port" -t 5
 
 # Refused before any packet is sent: load never leaves loopback.
-if "$mpload" churn -H 192.0.2.1 -p 9 -d 1 >/dev/null 2>"$tmp/out"; then
+if "$mpload" churn -H 192.0.2.1 -p 9 -d 1 >/dev/null 2>"$MP_TMP/out"; then
 	rc=0
 else
 	rc=$?
 fi
-if [ "$rc" -eq 2 ] && grep -q "non-loopback" "$tmp/out"; then
+if [ "$rc" -eq 2 ] && grep -q "non-loopback" "$MP_TMP/out"; then
 	echo "ok   non-loopback host refused"
 else
 	echo "FAIL non-loopback host: exit $rc" >&2
-	fail=1
+	failed=1
 fi
 
 for name in $(echo "$echo_srv $ack_srv" | tr ' ' '\n' | sort -u); do
 	stop "$name"
 done
-[ "$fail" -eq 0 ] && echo "load smoke: all passed"
-exit "$fail"
+[ "$failed" -eq 0 ] && echo "load smoke: all passed"
+exit "$failed"
