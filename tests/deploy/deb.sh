@@ -53,16 +53,23 @@ dpkg-deb -c "$deb" | awk '{ print $NF }' >"$T/contents"
 for f in ./usr/bin/mpserver ./usr/share/man/man8/mpserver.8 \
     ./usr/share/doc/mpserver/README.md ./usr/share/doc/mpserver/deploy.md \
     ./usr/lib/systemd/system/mpserver.service \
-    ./usr/lib/systemd/system/mpserver.socket; do
+    ./usr/lib/systemd/system/mpserver.socket \
+    ./usr/share/man/man5/mpserver.conf.5 ./etc/mpserver.conf; do
 	grep -qxF "$f" "$T/contents" || { cat "$T/contents" >&2;
 	    fail "package lacks $f"; }
 done
 
 root=$T/root
 dpkg -x "$deb" "$root" || fail "dpkg -x failed"
-grep -qx 'ExecStart=/usr/bin/mpserver 7001 7002:echo 7003:cmd' \
+grep -qx 'ExecStart=/usr/bin/mpserver -f /etc/mpserver.conf' \
     "$root/usr/lib/systemd/system/mpserver.service" ||
-    fail "packaged unit does not run /usr/bin/mpserver"
+    fail "packaged unit does not run /usr/bin/mpserver -f /etc/mpserver.conf"
+[ -f "$root/etc/mpserver.conf" ] || fail "package lacks /etc/mpserver.conf"
+dpkg-deb -e "$deb" "$T/control" || fail "dpkg-deb -e failed"
+grep -qx /etc/mpserver.conf "$T/control/conffiles" ||
+    fail "/etc/mpserver.conf is not a conffile"
+"$root/usr/bin/mpserver" --check-config -f "$root/etc/mpserver.conf" \
+    >/dev/null || fail "the packaged /etc/mpserver.conf does not check"
 bin=$root/usr/bin/mpserver
 out=$("$bin" --version) || fail "extracted mpserver --version failed"
 assert_eq "$out" "mpserver $version" "extracted mpserver --version"

@@ -31,11 +31,13 @@ note "cmake --install $build --prefix $prefix"
 # Exactly these files; protocol.md whenever the source tree has it.
 {
 	echo bin/mpserver
+	echo etc/mpserver.conf
 	echo lib/systemd/system/mpserver.service
 	echo lib/systemd/system/mpserver.socket
 	echo share/doc/mpserver/README.md
 	echo share/doc/mpserver/deploy.md
 	[ ! -e "$src/docs/protocol.md" ] || echo share/doc/mpserver/protocol.md
+	echo share/man/man5/mpserver.conf.5
 	echo share/man/man8/mpserver.8
 } | sort >"$T/want"
 (cd "$prefix" && find . -type f | sed 's|^\./||' | sort) >"$T/got"
