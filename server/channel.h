@@ -51,6 +51,7 @@ struct channel {
 	struct channel_stats	*ch_stats;	/* &ch_tally->ct_stats */
 	int			 ch_fd;		/* the listening socket */
 	bool			 ch_from_file;	/* a reload may change it */
+	bool			 ch_inherited;	/* its socket came from systemd */
 	uint16_t		 ch_port;	/* the bound port (never 0) */
 	char			 ch_name[NETADDR_STRLEN];	/* 127.0.0.1:7001 */
 

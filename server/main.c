@@ -95,7 +95,7 @@ main_drop_privileges(const struct passwd *pw, char **cause)
 }
 
 static void
-main_announce(struct server *sv, int inherited)
+main_announce(struct server *sv)
 {
 	struct channel *const *chs;
 	struct logline l;
@@ -108,7 +108,7 @@ main_announce(struct server *sv, int inherited)
 		if (!log_enabled(LOG_INFO))
 			continue;
 		log_begin(&l, LOG_INFO, "listen");
-		if (inherited > 0)
+		if (chs[i]->ch_inherited)
 			log_str(&l, "from", "systemd");
 		log_str(&l, "addr", chs[i]->ch_name);
 		log_uint(&l, "port", chs[i]->ch_port);
@@ -440,7 +440,7 @@ main(int argc, char **argv)
 		log_msg(LOG_INFO, "activation", "adopted %d listening sockets "
 		    "from systemd instead of binding", ninherited);
 	activation_free(inherited, names, ninherited);
-	main_announce(&m.m_server, ninherited);
+	main_announce(&m.m_server);
 	main_loop(&m);
 
 	/* Listeners are closed and clients drained or cut: join and free. */

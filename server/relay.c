@@ -162,6 +162,22 @@ relay_dir_unread(struct relay_state *s, struct relay_dir *d)
 	return relay_dir_finish(s, d);
 }
 
+/*
+ * What the client sent is counted as it is read, as every service counts
+ * it (even if a program exits without reading it); what it received, as
+ * it is delivered.
+ */
+static void
+relay_counted(struct relay *r, bool to_client, size_t n)
+{
+	if (to_client)
+		r->r_bytes_out += n;
+	else
+		r->r_bytes_in += n;
+	if (r->r_count != NULL)
+		r->r_count(r->r_arg, to_client, n);
+}
+
 /* Read once, into an empty buffer only. */
 static int
 relay_dir_read(struct relay_state *s, struct relay_dir *d)
@@ -173,6 +189,8 @@ relay_dir_read(struct relay_state *s, struct relay_dir *d)
 		d->d_off = 0;
 		d->d_len = (size_t)n;
 		s->s_moved = relay_now();
+		if (!d->d_to_client)
+			relay_counted(s->s_r, false, (size_t)n);
 	} else if (n == 0)
 		d->d_eof = true;
 	else if (!relay_again(errno))
@@ -207,11 +225,7 @@ relay_dir_write(struct relay_state *s, struct relay_dir *d)
 		d->d_off = d->d_len = 0;
 	s->s_moved = relay_now();
 	if (d->d_to_client)
-		r->r_bytes_out += (size_t)n;
-	else
-		r->r_bytes_in += (size_t)n;
-	if (r->r_count != NULL)
-		r->r_count(r->r_arg, d->d_to_client, (size_t)n);
+		relay_counted(r, true, (size_t)n);
 	return RELAY_MORE;
 }
 

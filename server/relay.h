@@ -52,12 +52,12 @@ struct relay {
 	bool		(*r_peer_gone)(void *arg);
 	void		*r_peer_gone_arg;
 
-	/* Called as bytes are delivered, for live counters; may be NULL. */
+	/* Called as bytes are counted, for live counters; may be NULL. */
 	void		(*r_count)(void *arg, bool to_client, size_t n);
 	void		*r_arg;
 
 	/* Results. */
-	unsigned long long r_bytes_in;	/* client to peer, delivered */
+	unsigned long long r_bytes_in;	/* read from the client */
 	unsigned long long r_bytes_out;	/* peer to client, delivered */
 	int		 r_errno;	/* with RELAY_ERROR */
 };

@@ -77,8 +77,9 @@ server_make_channels(struct server *sv, char **cause)
 
 /*
  * Inherited sockets are matched to channels by the port they are bound to;
- * every channel needs one and every one needs a channel. On failure the
- * sockets not yet adopted are closed here, the adopted ones by server_free.
+ * every one needs a channel, and a channel without one binds its own
+ * (a file may name ports the socket unit does not). On failure the sockets
+ * not yet adopted are closed here, the adopted ones by server_free.
  */
 static int
 server_match_inherited(struct server *sv, const int *fds, int nfds,
@@ -105,13 +106,11 @@ server_match_inherited(struct server *sv, const int *fds, int nfds,
 			    channel_socket_port(fds[k]) == want)
 				break;
 		}
-		if (k == nfds) {
-			cause_set(cause, "socket activation: no "
-			    "inherited socket for port %u%s", want, want == 0 ?
-			    " (port 0 cannot be matched)" : "");
-			goto out;
-		}
+		/* Not passed by systemd: bound by us, as without activation. */
+		if (k == nfds)
+			continue;
 		channel_adopt(sv->sv_channels[i], fds[k], cause);
+		sv->sv_channels[i]->ch_inherited = true;
 		used[k] = true;
 	}
 	for (k = 0; k < nfds; k++) {
@@ -141,11 +140,11 @@ server_open(struct server *sv, const struct options *opts, const int *fds,
 	if (server_init(sv, opts, cause) == -1 ||
 	    server_make_channels(sv, cause) == -1)
 		goto fail;
-	if (nfds > 0)
-		return server_match_inherited(sv, fds, nfds, cause) == -1 ?
-		    (server_free(sv), -1) : 0;
+	if (nfds > 0 && server_match_inherited(sv, fds, nfds, cause) == -1)
+		goto fail;
 	for (i = 0; i < sv->sv_nchannels; i++) {
-		if (channel_open(sv->sv_channels[i], cause) == -1)
+		if (sv->sv_channels[i]->ch_fd == -1 &&
+		    channel_open(sv->sv_channels[i], cause) == -1)
 			goto fail;
 	}
 	return 0;
@@ -269,8 +268,10 @@ server_plan_line(struct server *sv, struct server_plan *p,
 			return 0;
 		}
 	}
-	if ((ch = channel_new(sv, cc, true, old != NULL ? old->ch_tally :
-	    NULL, cause)) == NULL)
+	/* Its counters go on, unless it speaks another service now. */
+	if ((ch = channel_new(sv, cc, true, old != NULL &&
+	    old->ch_conf.cc_service == cc->cc_service ? old->ch_tally : NULL,
+	    cause)) == NULL)
 		return -1;
 	p->sp_new[p->sp_nnew] = ch;
 	p->sp_replaced[p->sp_nnew++] = old;
