@@ -309,3 +309,20 @@ no_children
 server_stop
 assert_eq "$SRV_RC" 0 "exit status"
 no_procs pgrp "$(cat "$d/holder.pid")" "process group of holder.sh after stop"
+
+note "user=nobody: the program runs as that user and group (as root only)"
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	printf '0 exec user=nobody -- /usr/bin/id\n' >"$E2E_TMP/user.conf"
+	server_start -f "$E2E_TMP/user.conf"
+	client "$(server_port 1)" "$E2E_TMP/user.got"
+	assert_match "$(cat "$E2E_TMP/user.got")" \
+	    "^uid=$(id -u nobody)\\(nobody\\) gid=$(id -g nobody)\\(" \
+	    "id run with user=nobody"
+	line=$(close_of "$CONN")
+	assert_eq "$(log_field "$line" exit)" 0 "exit of id as nobody"
+	no_children
+	server_stop
+	assert_eq "$SRV_RC" 0 "exit status"
+else
+	note "skipped: not root, or no user nobody"
+fi
