@@ -35,7 +35,9 @@ def main():
     with open(path, 'rb') as f:
         for raw in f:
             n += 1
-            line = raw.decode('ascii')  # client bytes must all be escaped
+            # Text logs escape every byte over 0x7e; JSON logs keep valid
+            # UTF-8 as characters (SPEC 7) and must stay valid UTF-8.
+            line = raw.decode('utf-8' if as_json else 'ascii')
             assert line.endswith('\n'), 'line %d unterminated' % n
             line = line[:-1]
             if as_json:
