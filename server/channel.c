@@ -536,29 +536,34 @@ channel_take_ip(struct channel *ch, const struct admit_key *key,
 	return rc;
 }
 
-/*
- * The header is in: the address it carries is the client from now on, and
- * the ACL and max-per-ip are decided again on it (SPEC 11).
- */
+int
+channel_proxy_decide(struct channel *ch, struct client *cl,
+    const struct proxyproto_header *h)
+{
+	const struct channel_conf *cc = &ch->ch_conf;
+	int reason;
+
+	if (h->pp_local)
+		return REJECT_NONE;	/* a health check: the proxy's own */
+	cl->cl_via = cl->cl_peer;
+	memcpy(&cl->cl_peer, &h->pp_src, h->pp_srclen);
+	netaddr_canonical(&cl->cl_peer, NULL);
+	admit_key((struct sockaddr *)&cl->cl_peer, &cl->cl_key);
+	cl->cl_proxied = true;
+	reason = admit_acl(&cc->cc_allow, &cc->cc_deny,
+	    (struct sockaddr *)&cl->cl_peer);
+	if (reason == REJECT_NONE)
+		reason = channel_take_ip(ch, &cl->cl_key, &cl->cl_ip_admit);
+	return reason;
+}
+
+/* The header is in, on the listener: serve the client, or refuse it. */
 static void
 channel_proxied(struct channel *ch, struct client *cl,
     const struct proxyproto_header *h, bool data_waiting)
 {
-	const struct channel_conf *cc = &ch->ch_conf;
-	int reason = REJECT_NONE;
+	int reason = channel_proxy_decide(ch, cl, h);
 
-	if (!h->pp_local) {
-		cl->cl_via = cl->cl_peer;
-		memcpy(&cl->cl_peer, &h->pp_src, h->pp_srclen);
-		netaddr_canonical(&cl->cl_peer, NULL);
-		admit_key((struct sockaddr *)&cl->cl_peer, &cl->cl_key);
-		cl->cl_proxied = true;
-		reason = admit_acl(&cc->cc_allow, &cc->cc_deny,
-		    (struct sockaddr *)&cl->cl_peer);
-		if (reason == REJECT_NONE)
-			reason = channel_take_ip(ch, &cl->cl_key,
-			    &cl->cl_ip_admit);
-	}
 	if (reason != REJECT_NONE)
 		channel_refuse_client(ch, cl, reason);
 	else
@@ -762,6 +767,13 @@ channel_settle_waiting(struct channel *ch, enum channel_stop how)
 	struct client *cl;
 
 	while ((cl = TAILQ_FIRST(&ch->ch_waiting)) != NULL) {
+		/* A reload serves a half header's client: its thread reads the rest. */
+		if (!cl->cl_admitted && how == CHANNEL_STOP_RELOAD) {
+			channel_unwait(cl);
+			cl->cl_header_pending = true;
+			channel_dispatch(ch, cl);
+			continue;
+		}
 		if (!cl->cl_admitted) {
 			channel_read_header(ch, cl);
 			if (cl->cl_wait == NULL)
@@ -829,6 +841,9 @@ channel_main(void *arg)
 	pthread_setname_np(pthread_self(), "mp-listener");
 	/* A reload lets its new listeners run only once it commits. */
 	pthread_mutex_lock(&ch->ch_server->sv_gate);
+	while (!ch->ch_go && atomic_load(&ch->ch_stop) == CHANNEL_RUN)
+		pthread_cond_wait(&ch->ch_server->sv_gate_cond,
+		    &ch->ch_server->sv_gate);
 	pthread_mutex_unlock(&ch->ch_server->sv_gate);
 	if (atomic_load(&ch->ch_stop) == CHANNEL_RUN)
 		event_base_dispatch(ch->ch_base);
@@ -878,7 +893,7 @@ channel_base_new(void)
 }
 
 int
-channel_start(struct channel *ch, char **cause)
+channel_start(struct channel *ch, bool gated, char **cause)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_EXEC |
 	    LEV_OPT_LEAVE_SOCKETS_BLOCKING;
@@ -902,6 +917,7 @@ channel_start(struct channel *ch, char **cause)
 	if (ch->ch_listener == NULL)
 		goto fail;
 	evconnlistener_set_error_cb(ch->ch_listener, channel_accept_error);
+	ch->ch_go = !gated;	/* before the thread: pthread_create orders it */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, CHANNEL_STACK);
 	error = pthread_create(&ch->ch_thread, &attr, channel_main, ch);
@@ -924,6 +940,8 @@ channel_stop_begin(struct channel *ch, enum channel_stop how, bool keep_fd)
 {
 	ch->ch_keep_fd = keep_fd;
 	atomic_store(&ch->ch_stop, how);
+	/* A listener still at a reload's gate must see it too. */
+	server_gate_changed(ch->ch_server);
 }
 
 int

@@ -58,6 +58,7 @@ struct channel {
 	atomic_uint		 ch_refs;	/* the server's, and one per client */
 	atomic_int		 ch_stop;	/* enum channel_stop: set, then wake */
 	bool			 ch_keep_fd;	/* written before ch_stop */
+	bool			 ch_go;		/* past the gate: sv_gate */
 	TAILQ_ENTRY(channel)	 ch_all;	/* server's sv_all, sv_alllock */
 
 	/* ch_lock guards the client list; a client's socket closes under it. */
@@ -96,8 +97,11 @@ int	channel_open(struct channel *ch, char **cause);
 int	channel_adopt(struct channel *ch, int fd, char **cause);
 /* The port a listening socket is bound to, or 0 if it is not one. */
 uint16_t channel_socket_port(int fd);
-/* Its base, listener and thread; -1 with *cause, nothing started. */
-int	channel_start(struct channel *ch, char **cause);
+/*
+ * Its base, listener and thread; -1 with *cause, nothing started. A gated
+ * thread waits for server_open_gate before it serves.
+ */
+int	channel_start(struct channel *ch, bool gated, char **cause);
 /*
  * Ask the listener thread to end (channel_stop_begin, for many channels at
  * once, then server_wake_listeners) and join it (channel_stop_end). With
@@ -114,6 +118,13 @@ void	channel_ref(struct channel *ch);
 void	channel_release(struct channel *ch);
 /* Hand an admitted client to a handler thread, or refuse it (resources). */
 void	channel_dispatch(struct channel *ch, struct client *cl);
+struct proxyproto_header;
+/*
+ * A PROXY header is in: its address becomes the client's, and the ACL and
+ * max-per-ip are decided on it. REJECT_NONE or the reason. Any thread.
+ */
+int	channel_proxy_decide(struct channel *ch, struct client *cl,
+	    const struct proxyproto_header *h);
 /* Count and log (rate-limited) a refusal; on the channel's thread. */
 void	channel_count_refusal(struct channel *ch, const struct sockaddr *peer,
 	    int reason);

@@ -12,6 +12,7 @@
 #include "client.h"
 #include "idle.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "server.h"
 #include "service.h"
 
@@ -389,10 +390,15 @@ static void
 client_refuse_late(struct client *cl, int reason)
 {
 	struct channel *ch = cl->cl_channel;
+	const char *reply = ch->ch_service->svc_busy_reply;
 	struct logline l;
 
 	stats_add(ch->ch_stats->cs_rejected[reason], 1);
-	stats_sub(ch->ch_stats->cs_accepted, 1);
+	if (cl->cl_admitted)
+		stats_sub(ch->ch_stats->cs_accepted, 1);
+	if (reply != NULL && reason != REJECT_ACL && reason != REJECT_PROXY)
+		send(cl->cl_fd, reply, strlen(reply), MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
 	if (log_enabled(LOG_WARN)) {
 		netaddr_format((struct sockaddr *)&cl->cl_peer, cl->cl_peername,
 		    sizeof cl->cl_peername);
@@ -404,6 +410,58 @@ client_refuse_late(struct client *cl, int reason)
 		log_end(&l);
 	}
 	client_forget(cl);
+}
+
+/*
+ * How many more bytes a PROXY header may have, so none past it is read:
+ * v1 a byte at a time (its line ends where it ends), v2 its fixed part,
+ * then the length it announces.
+ */
+static size_t
+client_header_want(const unsigned char *buf, size_t len)
+{
+	if (len == 0 || buf[0] == 'P')
+		return 1;
+	if (len < PROXYPROTO_V2_HEAD)
+		return PROXYPROTO_V2_HEAD - len;
+	return PROXYPROTO_V2_HEAD + ((size_t)buf[14] << 8 | buf[15]) - len;
+}
+
+/*
+ * The PROXY header of a client whose listener stopped in a reload before
+ * it was complete: read exactly its bytes, within the deadline from
+ * accept, then decide on its address. False if the client was refused.
+ */
+static bool
+client_proxy_header(struct client *cl)
+{
+	unsigned char buf[PROXYPROTO_MAX];
+	struct proxyproto_header h;
+	struct pollfd pfd = { .fd = cl->cl_fd, .events = POLLIN };
+	long limit = client_idle_ms(cl) > 0 ? client_idle_ms(cl) : 30000, left;
+	size_t len = 0, used, want;
+	const char *why;
+	int rc, reason = REJECT_PROXY;
+	ssize_t n;
+
+	cl->cl_header_pending = false;
+	while ((rc = proxyproto_parse(buf, len, &h, &used, &why)) ==
+	    PROXYPROTO_NEED && (want = client_header_want(buf, len)) > 0 &&
+	    len + want <= sizeof buf) {
+		if ((left = limit - client_elapsed_ms(&cl->cl_start)) <= 0 ||
+		    poll(&pfd, 1, (int)left) != 1 ||
+		    (n = recv(cl->cl_fd, buf + len, want, 0)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (rc == PROXYPROTO_DONE)
+		reason = channel_proxy_decide(cl->cl_channel, cl, &h);
+	if (reason != REJECT_NONE) {
+		client_refuse_late(cl, reason);
+		return false;
+	}
+	client_admitted(cl);
+	return true;
 }
 
 /* Quiet between requests: wait on the idle thread, not on this one. */
@@ -431,6 +489,8 @@ client_run(struct client *cl)
 	const struct service *svc = cl->cl_channel->ch_service;
 	int reason;
 
+	if (cl->cl_header_pending && !client_proxy_header(cl))
+		return;
 	if (cl->cl_runs++ == 0) {
 		if (svc->svc_start != NULL &&
 		    (reason = svc->svc_start(cl)) != REJECT_NONE) {

@@ -51,6 +51,7 @@ struct client {
 	struct admit		*cl_ip_admit;	/* the per-source table it counts in */
 	bool			 cl_admitted;	/* counted in accepted and active */
 	bool			 cl_logged;	/* its accept line is out */
+	bool			 cl_header_pending;	/* its PROXY header is its thread's to read */
 	struct timespec		 cl_start;	/* CLOCK_MONOTONIC, at accept */
 	TAILQ_ENTRY(client)	 cl_entry;	/* channel's ch_clients, ch_lock */
 

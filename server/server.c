@@ -37,6 +37,7 @@ server_init(struct server *sv, const struct options *opts, char **cause)
 	pthread_mutex_init(&sv->sv_lock, NULL);
 	pthread_mutex_init(&sv->sv_alllock, NULL);
 	pthread_mutex_init(&sv->sv_gate, NULL);
+	pthread_cond_init(&sv->sv_gate_cond, NULL);
 	/* A reload must not starve behind a stream of PORTS and scrapes. */
 	pthread_rwlockattr_init(&ra);
 	pthread_rwlockattr_setkind_np(&ra,
@@ -164,10 +165,30 @@ server_start(struct server *sv, char **cause)
 		    strerror(errno));
 
 	for (i = 0; i < sv->sv_nchannels; i++) {
-		if (channel_start(sv->sv_channels[i], cause) == -1)
+		if (channel_start(sv->sv_channels[i], false, cause) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+void
+server_gate_changed(struct server *sv)
+{
+	pthread_mutex_lock(&sv->sv_gate);
+	pthread_cond_broadcast(&sv->sv_gate_cond);
+	pthread_mutex_unlock(&sv->sv_gate);
+}
+
+void
+server_open_gate(struct server *sv, struct channel **chs, size_t n)
+{
+	size_t i;
+
+	pthread_mutex_lock(&sv->sv_gate);
+	for (i = 0; i < n; i++)
+		chs[i]->ch_go = true;
+	pthread_cond_broadcast(&sv->sv_gate_cond);
+	pthread_mutex_unlock(&sv->sv_gate);
 }
 
 void
@@ -298,7 +319,6 @@ server_plan_abort(struct server *sv, struct server_plan *p)
 	for (i = 0; i < p->sp_nnew; i++)
 		channel_stop_begin(p->sp_new[i], CHANNEL_STOP_RELOAD,
 		    p->sp_replaced[i] != NULL);
-	pthread_mutex_unlock(&sv->sv_gate);
 	server_wake_listeners(sv);
 	for (i = 0; i < p->sp_nnew; i++) {
 		channel_stop_end(p->sp_new[i]);
@@ -333,7 +353,7 @@ server_plan_commit(struct server *sv, struct server_plan *p)
 		if (p->sp_replaced[i] != NULL)
 			channel_stop_end(p->sp_replaced[i]);
 	}
-	pthread_mutex_unlock(&sv->sv_gate);
+	server_open_gate(sv, p->sp_new, p->sp_nnew);
 	for (i = 0; i < p->sp_ngone; i++)
 		channel_release(p->sp_gone[i]);
 	for (i = 0; i < p->sp_nnew; i++) {
@@ -360,14 +380,13 @@ server_reload(struct server *sv, const struct conf_list *list,
 			p.sp_set[p.sp_n++] = sv->sv_channels[i];
 	}
 	/* Bind and prepare everything new before anything changes. */
-	pthread_mutex_lock(&sv->sv_gate);
 	for (i = 0; i < list->cf_count; i++) {
 		if (server_plan_line(sv, &p, &list->cf_channels[i], sr,
 		    cause) == -1)
 			goto fail;
 	}
 	for (i = 0; i < p.sp_nnew; i++) {
-		if (channel_start(p.sp_new[i], cause) == -1)
+		if (channel_start(p.sp_new[i], true, cause) == -1)
 			goto fail;
 	}
 	for (i = 0; i < sv->sv_nchannels; i++) {
@@ -521,6 +540,7 @@ server_free(struct server *sv)
 		close(sv->sv_wakefd);
 	pthread_rwlock_destroy(&sv->sv_setlock);
 	pthread_cond_destroy(&sv->sv_cond);
+	pthread_cond_destroy(&sv->sv_gate_cond);
 	pthread_mutex_destroy(&sv->sv_gate);
 	pthread_mutex_destroy(&sv->sv_alllock);
 	pthread_mutex_destroy(&sv->sv_lock);

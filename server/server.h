@@ -45,8 +45,12 @@ struct server {
 	struct channel		**sv_channels;
 	size_t			 sv_nchannels;
 
-	/* Held by a reload until it commits: its new listeners wait on it. */
+	/*
+	 * A reload's new listeners wait at this gate until the reload commits
+	 * (their ch_go) or is undone (their ch_stop); never held for long.
+	 */
 	pthread_mutex_t		 sv_gate;
+	pthread_cond_t		 sv_gate_cond;
 
 	/* Every channel alive, listed or removed with clients still in. */
 	pthread_mutex_t		 sv_alllock;
@@ -110,6 +114,9 @@ void	server_channels_done(struct server *sv);
 void	server_client_left(struct server *sv);
 /* Wake every listener thread, to look at its ch_stop. */
 void	server_wake_listeners(struct server *sv);
+/* Let these listeners past the gate (go) or tell the gate they must end. */
+void	server_open_gate(struct server *sv, struct channel **chs, size_t n);
+void	server_gate_changed(struct server *sv);
 
 /* Server-wide totals, for STATS and SIGUSR1. */
 struct server_totals {

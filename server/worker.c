@@ -16,13 +16,13 @@
 #ifndef MPSERVER_HANDLER_STACK
 #define MPSERVER_HANDLER_STACK (64 * 1024)
 #endif
-#define WORKER_MAX_IDLE	128		/* parked threads kept for the next clients */
-#define WORKER_PARK_MS	(30 * 1000)	/* a parked thread unused this long retires */
+#define WORKER_MAX_IDLE	128		/* parked threads kept for later */
+#define WORKER_PARK_MS	(30 * 1000)	/* parked, unused this long: retire */
 
 /* w_state: the futex word a parked thread sleeps on. */
 #define WORKER_BUSY	0	/* serving; not on any list */
 #define WORKER_PARKED	1	/* on wp_idle, waiting */
-#define WORKER_GIVEN	2	/* taken off wp_idle with a client in w_client */
+#define WORKER_GIVEN	2	/* taken off wp_idle, a client in w_client */
 #define WORKER_STOP	3	/* taken off wp_idle by workers_free */
 
 /*
@@ -30,10 +30,10 @@
  * the next spawn reuses it, so a wake that lands late is only spurious.
  */
 struct worker {
-	atomic_uint		 w_state;	/* set to PARKED, GIVEN, STOP under wp_lock */
-	struct client		*w_client;	/* written before GIVEN or the spawn */
+	atomic_uint		 w_state;	/* changed under wp_lock */
+	struct client		*w_client;	/* set before GIVEN or spawn */
 	struct workers		*w_pool;
-	LIST_ENTRY(worker)	 w_entry;	/* wp_idle or wp_free; wp_lock */
+	LIST_ENTRY(worker)	 w_entry;	/* wp_idle, wp_free; wp_lock */
 };
 
 _Static_assert(sizeof(atomic_uint) == sizeof(uint32_t), "futex word");
@@ -269,7 +269,7 @@ workers_dispatch(struct workers *wp, struct client *cl)
 	pthread_mutex_unlock(&wp->wp_lock);
 	if (w == NULL)
 		return workers_spawn(wp, cl);
-	/* If w has served cl and parked again already, this wake is spurious. */
+	/* If w has served cl and parked again, this wake is spurious. */
 	worker_futex_wake(&w->w_state);
 	return 0;
 }

@@ -13,20 +13,22 @@ struct client;
 struct worker;
 
 struct workers {
-	pthread_mutex_t		 wp_lock;	/* guards wp_idle to wp_has_last */
+	pthread_mutex_t		 wp_lock;	/* wp_idle to wp_has_last */
 	LIST_HEAD(, worker)	 wp_idle;	/* parked, newest first */
 	LIST_HEAD(, worker)	 wp_free;	/* retired, kept for reuse */
 	unsigned		 wp_nidle;
 	unsigned		 wp_max_idle;
 	unsigned		 wp_park_ms;
 	bool			 wp_closing;
-	pthread_t		 wp_last;	/* retired last, not yet joined */
+	pthread_t		 wp_last;	/* retired last, unjoined */
 	bool			 wp_has_last;
-	atomic_uint		 wp_nthreads;	/* alive; workers_free's futex */
+	atomic_uint		 wp_nthreads;	/* alive; a futex word */
 	/* Set before the first dispatch: */
 	void			(*wp_run)(struct client *);
-	int			(*wp_create)(pthread_t *, const pthread_attr_t *,
-				    void *(*)(void *), void *);	/* tests fail it */
+	/* pthread_create, or a test's failing stand-in: */
+	int			(*wp_create)(pthread_t *,
+				    const pthread_attr_t *, void *(*)(void *),
+				    void *);
 };
 
 void	workers_init(struct workers *wp, void (*run)(struct client *));

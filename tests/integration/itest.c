@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,28 @@
 #include "log.h"
 #include "service.h"
 
-void
-itest_start(struct itest *t, const char *cmdline)
+static void
+itest_write_file(const char *path, const char *text)
+{
+	FILE *f;
+
+	ck_assert_msg((f = fopen(path, "we")) != NULL, "%s: %s", path,
+	    strerror(errno));
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Parse cmdline as argv and start; the log goes to t_logfd if set. */
+static void
+itest_boot(struct itest *t, const char *cmdline)
 {
 	char *copy, *word, *save = NULL, *cause = NULL;
-	int rc;
+	int rc, level = t->t_logfd != -1 ? LOG_WARN : LOG_ERROR;
 
-	memset(t, 0, sizeof *t);
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
-	log_init(getenv("ITEST_LOG") != NULL ? LOG_DEBUG : LOG_ERROR,
-	    LOG_FORMAT_TEXT, 2);
+	log_init(getenv("ITEST_LOG") != NULL ? LOG_DEBUG : level,
+	    LOG_FORMAT_TEXT, t->t_logfd != -1 ? t->t_logfd : 2);
 	t->t_argv[t->t_argc++] = strdup("mpserver");
 	copy = strdup(cmdline);
 	for (word = strtok_r(copy, " ", &save); word != NULL && t->t_argc < 63;
@@ -50,8 +62,41 @@ itest_start(struct itest *t, const char *cmdline)
 }
 
 void
+itest_start(struct itest *t, const char *cmdline)
+{
+	memset(t, 0, sizeof *t);
+	t->t_logfd = -1;
+	itest_boot(t, cmdline);
+}
+
+void
+itest_start_conf(struct itest *t, const char *cmdline, const char *conf)
+{
+	char logname[] = "/tmp/itest-log-XXXXXX", *line = NULL;
+	int fd;
+
+	memset(t, 0, sizeof *t);
+	t->t_logfd = -1;
+	if (conf != NULL) {
+		snprintf(t->t_conf, sizeof t->t_conf, "/tmp/itest-conf-XXXXXX");
+		ck_assert_int_ge(fd = mkstemp(t->t_conf), 0);
+		close(fd);
+		itest_write_file(t->t_conf, conf);
+		ck_assert_int_ge(asprintf(&line, "%s -f %s", cmdline,
+		    t->t_conf), 0);
+	}
+	/* A file, not a pipe: a full pipe would block the server's threads. */
+	ck_assert_int_ge(t->t_logfd = mkostemp(logname, O_RDWR | O_APPEND |
+	    O_CLOEXEC), 0);
+	unlink(logname);	/* nothing left behind, even by a failed test */
+	itest_boot(t, line != NULL ? line : cmdline);
+	free(line);
+}
+
+void
 itest_stop(struct itest *t)
 {
+	char *text;
 	int i;
 
 	server_stop(&t->t_server);
@@ -59,6 +104,108 @@ itest_stop(struct itest *t)
 	for (i = 0; i < t->t_argc; i++)
 		free(t->t_argv[i]);
 	t->t_argc = 0;
+	if (t->t_logfd != -1) {
+		/* Every thread is gone: nobody logs to it any more. */
+		log_init(LOG_ERROR, LOG_FORMAT_TEXT, 2);
+		if (getenv("ITEST_LOG") != NULL) {
+			text = itest_log(t);
+			fputs(text, stderr);
+			free(text);
+		}
+		close(t->t_logfd);
+		t->t_logfd = -1;
+	}
+	if (t->t_conf[0] != '\0')
+		unlink(t->t_conf);
+	t->t_conf[0] = '\0';
+}
+
+/* One reload, on a thread of its own so that a stuck one fails the test. */
+struct itest_reload_job {
+	struct itest		*rj_t;
+	struct server_reload	*rj_sr;
+	char			*rj_cause;
+	int			 rj_rc;
+};
+
+static void *
+itest_reload_main(void *arg)
+{
+	struct itest_reload_job *rj = arg;
+	struct conf_list list;
+
+	memset(&list, 0, sizeof list);
+	/* As main_reload does on SIGHUP. */
+	rj->rj_rc = options_reload(&rj->rj_t->t_opts, service_specs(), &list,
+	    &rj->rj_cause);
+	if (rj->rj_rc == 0)
+		rj->rj_rc = server_reload(&rj->rj_t->t_server, &list, rj->rj_sr,
+		    &rj->rj_cause);
+	conf_list_free(&list);
+	return NULL;
+}
+
+int
+itest_reload(struct itest *t, const char *conf, struct server_reload *sr,
+    char **cause)
+{
+	static struct itest_reload_job rj;	/* outlives a stuck reload */
+	struct timespec deadline;
+	pthread_t thread;
+	int error;
+
+	ck_assert_msg(t->t_conf[0] != '\0', "itest_reload needs itest_start_conf");
+	itest_write_file(t->t_conf, conf);
+	memset(sr, 0, sizeof *sr);
+	memset(&rj, 0, sizeof rj);
+	rj.rj_t = t;
+	rj.rj_sr = sr;
+	ck_assert_int_eq(pthread_create(&thread, NULL, itest_reload_main, &rj),
+	    0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ITEST_RELOAD_S;
+	error = pthread_timedjoin_np(thread, NULL, &deadline);
+	ck_assert_msg(error == 0, "server_reload has not returned in %d s: "
+	    "stuck (a deadlock?)", ITEST_RELOAD_S);
+	*cause = rj.rj_cause;
+	return rj.rj_rc;
+}
+
+char *
+itest_log(struct itest *t)
+{
+	size_t len = 0, size = 4096;
+	char *text = malloc(size + 1);
+	ssize_t n;
+
+	ck_assert_msg(t->t_logfd != -1, "itest_log needs itest_start_conf");
+	while ((n = pread(t->t_logfd, text + len, size - len, (off_t)len)) > 0) {
+		len += (size_t)n;
+		if (len == size)
+			text = realloc(text, (size *= 2) + 1);
+	}
+	text[len] = '\0';
+	return text;
+}
+
+/* 127.0.0.1:port, or addr:port for an IPv4 or IPv6 literal. */
+static socklen_t
+itest_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		return sizeof *sin;
+	}
+	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+		return 0;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	return sizeof *sin6;
 }
 
 struct channel *
@@ -74,33 +221,115 @@ itest_port(struct itest *t, size_t channel)
 	return itest_channel(t, channel)->ch_port;
 }
 
+struct channel *
+itest_channel_on(struct itest *t, uint16_t port)
+{
+	struct channel *const *chs, *ch = NULL;
+	size_t i, n;
+
+	chs = server_channels(&t->t_server, &n);
+	for (i = 0; i < n && ch == NULL; i++) {
+		if (chs[i]->ch_port == port)
+			ch = chs[i];
+	}
+	server_channels_done(&t->t_server);
+	return ch;
+}
+
+/* Bind (and listen on) 127.0.0.1:port as a server would; true if it could. */
+static bool
+itest_try_bind(uint16_t port, bool reuse)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = itest_sockaddr("127.0.0.1", port, &ss);
+	int fd, one = 1;
+	bool ok;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	if (reuse)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	ok = bind(fd, (struct sockaddr *)&ss, len) == 0 && listen(fd, 1) == 0;
+	close(fd);
+	return ok;
+}
+
+bool
+itest_port_free(uint16_t port)
+{
+	return itest_try_bind(port, true);
+}
+
+/*
+ * Below the kernel's ephemeral range, so that no client's own port (or its
+ * TIME_WAIT) takes one of them while the server does not hold it.
+ */
+uint16_t
+itest_free_ports(int n)
+{
+	static unsigned calls;
+	unsigned low = 32768, high = 60999, span, tries, base;
+	FILE *f;
+	int i;
+
+	if ((f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re")) != NULL) {
+		if (fscanf(f, "%u %u", &low, &high) != 2)
+			low = 32768;
+		fclose(f);
+	}
+	if (low < 12000)
+		low = 32768;
+	span = low - 10000 - (unsigned)n;
+	for (tries = 0; tries < 500; tries++) {
+		base = 10000 + ((unsigned)getpid() * 7919u + calls++ * 104729u) %
+		    span;
+		for (i = 0; i < n; i++) {
+			if (!itest_try_bind((uint16_t)(base + (unsigned)i), false))
+				break;
+		}
+		if (i == n)
+			return (uint16_t)base;
+	}
+	ck_abort_msg("no %d free ports in a row below %u", n, low);
+	return 0;
+}
+
+/* A client socket, from src if given, connected to addr:port; -1 and errno. */
+static int
+itest_dial(const char *src, const char *addr, uint16_t port)
+{
+	struct timeval tv = { .tv_sec = ITEST_TIMEOUT_MS / 1000 };
+	struct sockaddr_storage ss, from;
+	socklen_t len, fromlen = 0;
+	int fd, error;
+
+	if ((len = itest_sockaddr(addr, port, &ss)) == 0 || (src != NULL &&
+	    (fromlen = itest_sockaddr(src, 0, &from)) == 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if ((src != NULL && bind(fd, (struct sockaddr *)&from, fromlen) == -1) ||
+	    connect(fd, (struct sockaddr *)&ss, len) == -1) {
+		error = errno;
+		close(fd);
+		errno = error;
+		return -1;
+	}
+	return fd;
+}
+
 int
 itest_connect_to(const char *addr, uint16_t port)
 {
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	struct timeval tv = { .tv_sec = ITEST_TIMEOUT_MS / 1000 };
-	socklen_t len;
 	int fd;
 
-	memset(&ss, 0, sizeof ss);
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof *sin;
-	} else {
-		ck_assert_int_eq(inet_pton(AF_INET6, addr, &sin6->sin6_addr), 1);
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof *sin6;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&ss, len) == 0,
-	    "connect %s port %u: %s", addr, port, strerror(errno));
+	fd = itest_dial(NULL, addr, port);
+	ck_assert_msg(fd != -1, "connect %s port %u: %s", addr, port,
+	    strerror(errno));
 	return fd;
 }
 
@@ -108,6 +337,23 @@ int
 itest_connect(uint16_t port)
 {
 	return itest_connect_to("127.0.0.1", port);
+}
+
+int
+itest_connect_from(const char *src, uint16_t port)
+{
+	int fd;
+
+	fd = itest_dial(src, "127.0.0.1", port);
+	ck_assert_msg(fd != -1, "connect from %s to port %u: %s", src, port,
+	    strerror(errno));
+	return fd;
+}
+
+int
+itest_try_connect(const char *src, uint16_t port)
+{
+	return itest_dial(src, "127.0.0.1", port);
 }
 
 void
@@ -186,6 +432,19 @@ itest_closed(int fd, int timeout_ms)
 			return n == 0 || errno == ECONNRESET;
 	}
 	return false;
+}
+
+bool
+itest_closed_silently(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+	char c;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return false;
+	n = recv(fd, &c, 1, MSG_DONTWAIT);
+	return n == 0 || (n == -1 && errno == ECONNRESET);
 }
 
 bool
