@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <dirent.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,18 @@
 /* mpserver's own binary, for user= (set by main); NULL in tests. */
 static const char *exec_self;
 
+/*
+ * The programs running now, which their handler threads reap: an orphan
+ * that left its program's group (setsid) comes back to us, the child
+ * subreaper, and is reaped by exec_reap_orphans instead. Spawning holds
+ * the lock shared, the orphan reaper exclusively, so a program that exits
+ * at once is never taken for an orphan before it is listed.
+ */
+static pthread_rwlock_t exec_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t exec_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *exec_pids;
+static size_t exec_npids, exec_maxpids;
+
 /* One client's program. */
 struct exec {
 	pid_t		 ex_pid;	/* also its process group */
@@ -43,6 +57,125 @@ struct exec {
 	bool		 ex_skipping;	/* the rest of an over-long line */
 	struct client	*ex_client;
 };
+
+static int
+exec_list_add(pid_t pid)
+{
+	pid_t *grown;
+
+	pthread_mutex_lock(&exec_list_lock);
+	if (exec_npids == exec_maxpids) {
+		grown = realloc(exec_pids, (exec_maxpids * 2 + 16) *
+		    sizeof *grown);
+		if (grown == NULL) {
+			pthread_mutex_unlock(&exec_list_lock);
+			return -1;
+		}
+		exec_pids = grown;
+		exec_maxpids = exec_maxpids * 2 + 16;
+	}
+	exec_pids[exec_npids++] = pid;
+	pthread_mutex_unlock(&exec_list_lock);
+	return 0;
+}
+
+static void
+exec_list_remove(pid_t pid)
+{
+	size_t i;
+
+	pthread_mutex_lock(&exec_list_lock);
+	for (i = 0; i < exec_npids; i++) {
+		if (exec_pids[i] == pid) {
+			exec_pids[i] = exec_pids[--exec_npids];
+			break;
+		}
+	}
+	if (exec_npids == 0) {
+		free(exec_pids);
+		exec_pids = NULL;
+		exec_maxpids = 0;
+	}
+	pthread_mutex_unlock(&exec_list_lock);
+}
+
+static bool
+exec_listed(pid_t pid)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&exec_list_lock);
+	for (i = 0; i < exec_npids && !found; i++)
+		found = exec_pids[i] == pid;
+	pthread_mutex_unlock(&exec_list_lock);
+	return found;
+}
+
+/* Our children that are no running program: the orphans that came back. */
+static size_t
+exec_orphans(pid_t *out, size_t max)
+{
+	char path[320], buf[4096], *p, *end;
+	struct dirent *de;
+	size_t n = 0;
+	ssize_t len;
+	long pid;
+	DIR *d;
+	int fd;
+
+	if ((d = opendir("/proc/self/task")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/children",
+		    de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		len = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[len > 0 ? len : 0] = '\0';
+		for (p = buf; n < max && (pid = strtol(p, &end, 10)) > 0;
+		    p = end) {
+			if (!exec_listed((pid_t)pid))
+				out[n++] = (pid_t)pid;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+void
+exec_reap_orphans(void)
+{
+	pid_t pids[256];
+	size_t i, n;
+
+	pthread_rwlock_wrlock(&exec_lock);
+	n = exec_orphans(pids, 256);
+	for (i = 0; i < n; i++)
+		waitpid(pids[i], NULL, WNOHANG);
+	pthread_rwlock_unlock(&exec_lock);
+}
+
+void
+exec_end_orphans(void)
+{
+	pid_t pids[256];
+	size_t i, n;
+	int tries;
+
+	/* Ours to the end: SIGTERM, a second, SIGKILL, and every one reaped. */
+	for (tries = 0; tries < 200 && (n = exec_orphans(pids, 256)) > 0;
+	    tries++) {
+		for (i = 0; i < n; i++) {
+			if (waitpid(pids[i], NULL, WNOHANG) == 0)
+				kill(pids[i], tries < 100 ? SIGTERM : SIGKILL);
+		}
+		poll(NULL, 0, 10);
+	}
+}
 
 void
 exec_set_self(const char *path)
@@ -194,7 +327,15 @@ exec_spawn(struct exec *ex, struct client *cl, int in, int out, int err)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setpgroup(&attr, 0);
+	pthread_rwlock_rdlock(&exec_lock);
 	error = posix_spawn(&ex->ex_pid, path, &fa, &attr, argv, env);
+	if (error == 0 && exec_list_add(ex->ex_pid) == -1) {
+		/* Cannot follow it: end it at once, and reap it. */
+		kill(ex->ex_pid, SIGKILL);
+		waitpid(ex->ex_pid, NULL, 0);
+		error = ENOMEM;
+	}
+	pthread_rwlock_unlock(&exec_lock);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	free(argv);
@@ -428,6 +569,7 @@ service_exec(struct client *cl)
 	exec_close(&ex->ex_stdin);
 	exec_close(&ex->ex_stdout);
 	exec_finish(ex, end != RELAY_DONE, &status);
+	exec_list_remove(ex->ex_pid);
 	exec_drain_stderr(ex);
 	exec_status(cl, status);
 	switch (end) {
@@ -469,8 +611,10 @@ exec_as_main(int argc, char **argv)
 		    argv[2] : "?");
 		return 127;
 	}
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+	/* Already that user (mpserver --user, or not root): nothing to change. */
+	if ((geteuid() != pw->pw_uid || getegid() != pw->pw_gid) &&
+	    (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)) {
 		fprintf(stderr, "mpserver: cannot become %s: %s\n", pw->pw_name,
 		    strerror(errno));
 		return 127;

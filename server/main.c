@@ -33,7 +33,7 @@ struct main_ctx {
 	int			 m_signals;	/* SIGINT/SIGTERM seen */
 };
 
-static const int main_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
+static const int main_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD };
 #define MAIN_NSIGNALS (sizeof main_signals / sizeof main_signals[0])
 
 /* Descriptors a client may hold: its socket, and a relay's second end or pipes. */
@@ -242,6 +242,10 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		main_log_stats(&m->m_server);
 		return;
 	}
+	if (sig == SIGCHLD) {
+		exec_reap_orphans();
+		return;
+	}
 	if (sig == SIGHUP) {
 		main_reload(m);
 		return;
@@ -411,7 +415,6 @@ main(int argc, char **argv)
 	sigemptyset(&set);
 	for (i = 0; i < MAIN_NSIGNALS; i++)
 		sigaddset(&set, main_signals[i]);
-	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	if ((ninherited = activation_listen_fds(&inherited, &names, &cause)) ==
@@ -446,6 +449,7 @@ main(int argc, char **argv)
 	/* Listeners are closed and clients drained or cut: join and free. */
 	server_wait(&m.m_server, -1);
 	server_free(&m.m_server);
+	exec_end_orphans();	/* the process ends only after its last child */
 	event_base_free(m.m_base);
 	log_msg(LOG_INFO, "stop", "all threads joined, exiting");
 	log_async_stop(1000);
