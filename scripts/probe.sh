@@ -162,6 +162,19 @@ probe_metrics() {
 	fi
 }
 
+# exec and forward speak their program's or upstream's protocol: only the
+# connection itself can be checked.
+probe_connect() {
+	if nc -z -w "$secs" "$1" "$2" 2>"$tmp/err"; then
+		pass "$3" "accepts connections"
+	else
+		bad "$3" "cannot connect: $(cat "$tmp/err")"
+	fi
+}
+
+probe_exec() { probe_connect "$@"; }
+probe_forward() { probe_connect "$@"; }
+
 # probe HOST PORT SERVICE
 probe() {
 	label="$1:$2 $3"
@@ -173,7 +186,8 @@ probe() {
 	::) set -- ::1 "$2" "$3" ;;
 	esac
 	case $3 in
-	ack | echo | discard | chargen | daytime | time | cmd | metrics)
+	ack | echo | discard | chargen | daytime | time | cmd | metrics | \
+	    exec | forward)
 		"probe_$3" "$1" "$2" "$label" ;;
 	*) bad "$label" "unknown service" ;;
 	esac

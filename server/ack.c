@@ -18,7 +18,7 @@ ack_log(struct client *cl, const char *msg, size_t len)
 	log_begin(&l, LOG_INFO, "recv");
 	log_uint(&l, "port", cl->cl_channel->ch_port);
 	log_str(&l, "service", "ack");
-	log_str(&l, "peer", cl->cl_peername);
+	client_log_peer(cl, &l);
 	log_uint(&l, "conn", cl->cl_id);
 	log_uint(&l, "bytes", len);
 	log_data(&l, "data", msg, len);

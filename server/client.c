@@ -83,11 +83,21 @@ client_admitted(struct client *cl)
 	stats_add(cs->cs_active, 1);
 }
 
+void
+client_log_peer(const struct client *cl, struct logline *l)
+{
+	char via[NETADDR_STRLEN];
+
+	log_str(l, "peer", cl->cl_peername);
+	if (cl->cl_proxied)
+		log_str(l, "via", netaddr_format((const struct sockaddr *)
+		    &cl->cl_via, via, sizeof via));
+}
+
 /* The accept or close line of the log, with the fields of SPEC 2. */
 static void
 client_log(struct client *cl, const char *event, bool closing)
 {
-	char via[NETADDR_STRLEN];
 	struct logline l;
 
 	if (!log_enabled(LOG_INFO))
@@ -95,10 +105,7 @@ client_log(struct client *cl, const char *event, bool closing)
 	log_begin(&l, LOG_INFO, event);
 	log_uint(&l, "port", cl->cl_channel->ch_port);
 	log_str(&l, "service", cl->cl_channel->ch_service->svc_name);
-	log_str(&l, "peer", cl->cl_peername);
-	if (cl->cl_proxied)
-		log_str(&l, "via", netaddr_format((struct sockaddr *)&cl->cl_via,
-		    via, sizeof via));
+	client_log_peer(cl, &l);
 	log_uint(&l, "conn", cl->cl_id);
 	if (closing) {
 		log_uint(&l, "bytes_in", cl->cl_bytes_in);
@@ -405,7 +412,7 @@ client_refuse_late(struct client *cl, int reason)
 		log_begin(&l, LOG_WARN, "reject");
 		log_uint(&l, "port", ch->ch_port);
 		log_str(&l, "service", ch->ch_service->svc_name);
-		log_str(&l, "peer", cl->cl_peername);
+		client_log_peer(cl, &l);
 		log_str(&l, "reason", reject_reason_names[reason]);
 		log_end(&l);
 	}

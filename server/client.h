@@ -85,6 +85,9 @@ struct client *client_new(struct channel *ch, int fd,
 void	client_register(struct client *cl);
 /* Now served: counted in accepted and active. */
 void	client_admitted(struct client *cl);
+struct logline;
+/* Its peer= field, and via= the proxy's address when it came through one. */
+void	client_log_peer(const struct client *cl, struct logline *l);
 /* Its accept line, once. */
 void	client_log_accept(struct client *cl);
 /*

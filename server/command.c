@@ -85,7 +85,7 @@ command_log(struct client *cl, const struct command *c)
 	log_begin(&l, LOG_DEBUG, "cmd");
 	log_uint(&l, "port", cl->cl_channel->ch_port);
 	log_str(&l, "service", cl->cl_channel->ch_service->svc_name);
-	log_str(&l, "peer", cl->cl_peername);
+	client_log_peer(cl, &l);
 	log_uint(&l, "conn", cl->cl_id);
 	log_str(&l, "verb", c->c_name != NULL ? c->c_name : "unknown");
 	log_end(&l);

@@ -24,6 +24,13 @@ foreach(_mp_unit IN LISTS MPSERVER_UNITS)
 	file(READ "${MPSERVER_UNITS_SRC}/${_mp_unit}" _mp_text)
 	string(REPLACE "/usr/local/bin/mpserver" "${_mp_BINDIR}/mpserver"
 		_mp_text "${_mp_text}")
+	# The configuration is /etc's under /usr, PREFIX/etc's elsewhere, as
+	# the top-level install rule puts it.
+	if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+		string(REPLACE " /etc/mpserver.conf"
+			" ${CMAKE_INSTALL_PREFIX}/etc/mpserver.conf"
+			_mp_text "${_mp_text}")
+	endif()
 	file(WRITE "${_mp_tmp}/${_mp_unit}" "${_mp_text}")
 	file(INSTALL "${_mp_tmp}/${_mp_unit}" DESTINATION "${_mp_DIR}"
 		FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
