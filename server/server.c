@@ -544,7 +544,10 @@ server_free(struct server *sv)
 	pthread_mutex_destroy(&sv->sv_gate);
 	pthread_mutex_destroy(&sv->sv_alllock);
 	pthread_mutex_destroy(&sv->sv_lock);
-	memset(sv, 0, sizeof *sv);
+	/* Not a memset: a stopped server's flags stay readable (tests poll them). */
+	sv->sv_channels = NULL;
+	sv->sv_nchannels = 0;
+	sv->sv_wakefd = -1;
 }
 
 void
