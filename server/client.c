@@ -13,6 +13,7 @@
 #include "idle.h"
 #include "log.h"
 #include "proxyproto.h"
+#include "relay.h"
 #include "server.h"
 #include "service.h"
 
@@ -513,4 +514,54 @@ client_run(struct client *cl)
 	if (client_spoke_last(cl->cl_reason))
 		client_linger(cl);
 	client_close(cl);
+}
+
+static void
+client_relay_count(void *arg, bool to_client, size_t n)
+{
+	client_count(arg, to_client, n);
+}
+
+void
+client_relay_init(struct client *cl, struct relay *r, int peer_in,
+    int peer_out)
+{
+	memset(r, 0, sizeof *r);
+	r->r_client = cl->cl_fd;
+	r->r_peer_in = peer_in;
+	r->r_peer_out = peer_out;
+	r->r_side = -1;
+	r->r_idle_ms = (unsigned)client_idle_ms(cl);
+	r->r_forced = &cl->cl_server->sv_forced;
+	r->r_count = client_relay_count;
+	r->r_arg = cl;
+}
+
+void
+client_relay_ended(struct client *cl, const struct relay *r,
+    enum relay_end end, enum close_reason peer_reset, const char *peer)
+{
+	switch (end) {
+	case RELAY_DONE:
+		client_set_reason(cl, CLOSE_DONE);
+		break;
+	case RELAY_CLIENT_RESET:
+		client_set_reason(cl, CLOSE_RESET);
+		break;
+	case RELAY_PEER_RESET:
+		snprintf(cl->cl_error, sizeof cl->cl_error, "reset by %s", peer);
+		client_set_reason(cl, peer_reset);
+		break;
+	case RELAY_IDLE:
+		client_set_reason(cl, CLOSE_IDLE);
+		break;
+	case RELAY_FORCED:
+		client_set_reason(cl, CLOSE_FORCED);
+		break;
+	case RELAY_ERROR:
+		snprintf(cl->cl_error, sizeof cl->cl_error, "%s",
+		    strerror(r->r_errno));
+		client_set_reason(cl, CLOSE_ERROR);
+		break;
+	}
 }

@@ -14,6 +14,7 @@
 
 #include "admit.h"
 #include "netaddr.h"
+#include "relay.h"
 
 struct channel;
 struct event;
@@ -124,6 +125,12 @@ void	client_mark_partial(struct client *cl, bool partial);
 void	client_set_reason(struct client *cl, enum close_reason reason);
 /* The reason from a failed recv/send's errno (0: EOF). */
 void	client_failed(struct client *cl, int error);
+/* A relay between the client and a peer, with its idle rule and counters. */
+void	client_relay_init(struct client *cl, struct relay *r, int peer_in,
+	    int peer_out);
+/* How the relay ended, as the client's close reason. */
+void	client_relay_ended(struct client *cl, const struct relay *r,
+	    enum relay_end end, enum close_reason peer_reset, const char *peer);
 /* Count bytes moved for the client's close line and its channel's counters. */
 void	client_count(struct client *cl, bool out, size_t n);
 

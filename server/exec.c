@@ -522,12 +522,6 @@ exec_gone(void *arg)
 }
 
 static void
-exec_count(void *arg, bool to_client, size_t n)
-{
-	client_count(arg, to_client, n);
-}
-
-static void
 exec_status(struct client *cl, int status)
 {
 	if (WIFEXITED(status))
@@ -549,10 +543,7 @@ service_exec(struct client *cl)
 		client_set_reason(cl, CLOSE_ERROR);
 		goto out;
 	}
-	memset(&r, 0, sizeof r);
-	r.r_client = cl->cl_fd;
-	r.r_peer_in = ex->ex_stdout;
-	r.r_peer_out = ex->ex_stdin;
+	client_relay_init(cl, &r, ex->ex_stdout, ex->ex_stdin);
 	r.r_peer_eof_ends = true;
 	r.r_side = ex->ex_stderr;
 	r.r_side_cb = exec_stderr;
@@ -560,10 +551,6 @@ service_exec(struct client *cl)
 	/* A child of the program may hold its stdout after it exits. */
 	r.r_peer_gone = exec_gone;
 	r.r_peer_gone_arg = ex;
-	r.r_idle_ms = (unsigned)client_idle_ms(cl);
-	r.r_forced = &cl->cl_server->sv_forced;
-	r.r_count = exec_count;
-	r.r_arg = cl;
 	end = relay_run(&r);
 	ex->ex_stdin = r.r_peer_out;	/* -1 if the relay closed it */
 	exec_close(&ex->ex_stdin);
@@ -572,24 +559,7 @@ service_exec(struct client *cl)
 	exec_list_remove(ex->ex_pid);
 	exec_drain_stderr(ex);
 	exec_status(cl, status);
-	switch (end) {
-	case RELAY_DONE:
-		client_set_reason(cl, CLOSE_DONE);
-		break;
-	case RELAY_CLIENT_RESET:
-		client_set_reason(cl, CLOSE_RESET);
-		break;
-	case RELAY_IDLE:
-		client_set_reason(cl, CLOSE_IDLE);
-		break;
-	case RELAY_FORCED:
-		client_set_reason(cl, CLOSE_FORCED);
-		break;
-	case RELAY_PEER_RESET:
-	case RELAY_ERROR:
-		client_set_reason(cl, CLOSE_ERROR);
-		break;
-	}
+	client_relay_ended(cl, &r, end, CLOSE_ERROR, "the program");
 out:
 	if (ex != NULL) {
 		exec_close(&ex->ex_stdin);

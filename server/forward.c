@@ -210,41 +210,6 @@ forward_proxy_header(struct client *cl, int fd, const struct sockaddr *local)
 	return 0;
 }
 
-static void
-forward_count(void *arg, bool to_client, size_t n)
-{
-	client_count(arg, to_client, n);
-}
-
-/* How the relay ended, as the client's close reason. */
-static void
-forward_ended(struct client *cl, const struct relay *r, enum relay_end end)
-{
-	switch (end) {
-	case RELAY_DONE:
-		client_set_reason(cl, CLOSE_DONE);
-		break;
-	case RELAY_CLIENT_RESET:
-		client_set_reason(cl, CLOSE_RESET);
-		break;
-	case RELAY_PEER_RESET:
-		snprintf(cl->cl_error, sizeof cl->cl_error, "reset by upstream");
-		client_set_reason(cl, CLOSE_UPSTREAM);
-		break;
-	case RELAY_IDLE:
-		client_set_reason(cl, CLOSE_IDLE);
-		break;
-	case RELAY_FORCED:
-		client_set_reason(cl, CLOSE_FORCED);
-		break;
-	case RELAY_ERROR:
-		snprintf(cl->cl_error, sizeof cl->cl_error, "%s",
-		    strerror(r->r_errno));
-		client_set_reason(cl, CLOSE_ERROR);
-		break;
-	}
-}
-
 /* Relay cl's conversation to cl's channel's upstream, both ways, to the end. */
 void
 service_forward(struct client *cl)
@@ -265,15 +230,8 @@ service_forward(struct client *cl)
 		close(fd);
 		return;
 	}
-	memset(&r, 0, sizeof r);
-	r.r_client = cl->cl_fd;
-	r.r_peer_in = r.r_peer_out = fd;
-	r.r_side = -1;
-	r.r_idle_ms = (unsigned)client_idle_ms(cl);
-	r.r_forced = &cl->cl_server->sv_forced;
-	r.r_count = forward_count;
-	r.r_arg = cl;
-	forward_ended(cl, &r, relay_run(&r));
+	client_relay_init(cl, &r, fd, fd);
+	client_relay_ended(cl, &r, relay_run(&r), CLOSE_UPSTREAM, "upstream");
 	if (r.r_peer_out != -1)
 		close(fd);
 }
