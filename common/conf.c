@@ -131,7 +131,7 @@ conf_set_cidr(struct channel_conf *cc, const struct conf_keydef *k,
     const char *value, char **cause)
 {
 	struct cidr_list *cl = (void *)((char *)cc + k->ck_field);
-	struct cidr c, *grown;
+	struct cidr c;
 	char *why;
 
 	if (cidr_parse(value, &c, &why) == -1) {
@@ -139,10 +139,20 @@ conf_set_cidr(struct channel_conf *cc, const struct conf_keydef *k,
 		free(why);
 		return -1;
 	}
+	if (cidr_list_add(cl, &c) == -1)
+		return cause_set(cause, "out of memory");
+	return 0;
+}
+
+int
+cidr_list_add(struct cidr_list *cl, const struct cidr *c)
+{
+	struct cidr *grown;
+
 	grown = realloc(cl->cl_items, (cl->cl_count + 1) * sizeof *grown);
 	if (grown == NULL)
-		return cause_set(cause, "out of memory");
-	grown[cl->cl_count++] = c;
+		return -1;
+	grown[cl->cl_count++] = *c;
 	cl->cl_items = grown;
 	return 0;
 }

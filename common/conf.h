@@ -128,6 +128,8 @@ int	conf_load(const char *path, const struct conf_service *const *services,
 	    const struct conf_defaults *defaults, struct conf_list *list,
 	    char **cause);
 
+/* Append a copy of c; -1 when out of memory. */
+int	cidr_list_add(struct cidr_list *cl, const struct cidr *c);
 bool	conf_equal(const struct channel_conf *a, const struct channel_conf *b);
 /* A deep copy; -1 when out of memory. */
 int	conf_copy(struct channel_conf *dst, const struct channel_conf *src);

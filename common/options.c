@@ -145,15 +145,12 @@ options_number(const char *name, const char *arg, long long min, long long max,
 static int
 options_cidr(const char *arg, struct cidr_list *cl, char **cause)
 {
-	struct cidr c, *grown;
+	struct cidr c;
 
 	if (cidr_parse(arg, &c, cause) == -1)
 		return OPTIONS_ERROR;
-	grown = realloc(cl->cl_items, (cl->cl_count + 1) * sizeof *grown);
-	if (grown == NULL)
+	if (cidr_list_add(cl, &c) == -1)
 		return cause_set(cause, "out of memory");
-	grown[cl->cl_count++] = c;
-	cl->cl_items = grown;
 	return 0;
 }
 
