@@ -86,7 +86,7 @@ struct channel {
 };
 
 /* A parking service's client is quiet this long before it parks (client.c). */
-#define CHANNEL_PARK_MS 50
+#define CHANNEL_PARK_MS 10
 
 /* A channel for cc, not yet bound; tally NULL: a fresh one. NULL with *cause. */
 struct channel *channel_new(struct server *sv, const struct channel_conf *cc,
