@@ -17,6 +17,7 @@
 #include "cause.h"
 #include "channel.h"
 #include "client.h"
+#include "idle.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "server.h"
@@ -456,10 +457,13 @@ channel_unwait(struct client *cl)
 static void	channel_waited(evutil_socket_t, short, void *);
 
 /*
- * Wait on the listener's base until the client sends its first byte (or
- * its PROXY header), so a thread is woken only when there is work for it
- * (as nginx's "deferred" and Apache's AcceptFilter do). The idle deadline
- * counts from accept. A PROXY wait is edge-triggered: a half header stays
+ * Wait until the client sends its first byte (or its PROXY header), so a
+ * thread is woken only when there is work for it (as nginx's "deferred"
+ * and Apache's AcceptFilter do), with the idle deadline from accept. A
+ * first byte is awaited on the idle thread's base, whose map of
+ * descriptors is one for the whole server: on the listener's, every base
+ * would grow a map as large as the highest client descriptor it saw. A
+ * PROXY header is awaited here, edge-triggered: a half header stays
  * unread (peeked), and only new bytes should wake us.
  */
 static void
@@ -469,7 +473,12 @@ channel_wait(struct channel *ch, struct client *cl)
 	bool header = !cl->cl_admitted;
 	struct timeval tv;
 
-	if (idle == 0 && header)
+	if (!header) {
+		if (idle_park(&ch->ch_server->sv_idle, cl, idle) == -1)
+			channel_dispatch(ch, cl);
+		return;
+	}
+	if (idle == 0)
 		idle = CHANNEL_PROXY_WAIT_S * 1000;
 	cl->cl_wait = event_new(ch->ch_base, cl->cl_fd, header ?
 	    EV_READ | EV_PERSIST | EV_ET : EV_READ, channel_waited, cl);
@@ -633,22 +642,13 @@ channel_waited(evutil_socket_t fd, short what, void *arg)
 	struct channel *ch = cl->cl_channel;
 
 	(void)fd;
-	if (!cl->cl_admitted && (what & EV_READ)) {
+	if (what & EV_READ) {
 		channel_read_header(ch, cl);
 		return;
 	}
 	channel_unwait(cl);
-	if (!cl->cl_admitted) {
-		log_msg(LOG_DEBUG, "proxy", "port %u: no header in time",
-		    ch->ch_port);
-		channel_refuse_client(ch, cl, REJECT_PROXY);
-	} else if (what & EV_TIMEOUT) {
-		/* Silent since accept: idle, closed without a byte. */
-		client_set_reason(cl, CLOSE_IDLE);
-		client_log_accept(cl);
-		client_close(cl);
-	} else
-		channel_dispatch(ch, cl);
+	log_msg(LOG_DEBUG, "proxy", "port %u: no header in time", ch->ch_port);
+	channel_refuse_client(ch, cl, REJECT_PROXY);
 }
 
 /*
@@ -757,9 +757,9 @@ channel_drain_backlog(struct channel *ch)
 }
 
 /*
- * The listener is ending: those still waiting are served, except at
- * shutdown, where a client that has sent nothing is closed (SPEC 4: what
- * was sent before the signal is answered) and a half PROXY header refused.
+ * The listener is ending while clients still send their PROXY header. In
+ * a reload they are served: a thread reads the rest of the header. At
+ * shutdown what is there is decided on now, and a half header refused.
  */
 static void
 channel_settle_waiting(struct channel *ch, enum channel_stop how)
@@ -767,28 +767,17 @@ channel_settle_waiting(struct channel *ch, enum channel_stop how)
 	struct client *cl;
 
 	while ((cl = TAILQ_FIRST(&ch->ch_waiting)) != NULL) {
-		/* A reload serves a half header's client: its thread reads the rest. */
-		if (!cl->cl_admitted && how == CHANNEL_STOP_RELOAD) {
+		if (how == CHANNEL_STOP_RELOAD) {
 			channel_unwait(cl);
 			cl->cl_header_pending = true;
 			channel_dispatch(ch, cl);
 			continue;
 		}
-		if (!cl->cl_admitted) {
-			channel_read_header(ch, cl);
-			if (cl->cl_wait == NULL)
-				continue;
-			channel_unwait(cl);
-			channel_refuse_client(ch, cl, REJECT_PROXY);
-			continue;
-		}
+		channel_read_header(ch, cl);
+		if (cl->cl_wait == NULL)
+			continue;	/* decided: served or refused */
 		channel_unwait(cl);
-		if (how == CHANNEL_STOP_SHUTDOWN && !channel_readable(cl->cl_fd)) {
-			client_set_reason(cl, CLOSE_SHUTDOWN);
-			client_log_accept(cl);
-			client_close(cl);
-		} else
-			channel_dispatch(ch, cl);
+		channel_refuse_client(ch, cl, REJECT_PROXY);
 	}
 }
 

@@ -75,7 +75,7 @@ struct channel {
 	struct event		*ch_wake;	/* the server's wake descriptor */
 	struct event		*ch_resume;	/* re-enables accept after a pause */
 	struct event		*ch_report;	/* suppressed refusal counts, at window end */
-	TAILQ_HEAD(, client)	 ch_waiting;	/* for a first byte or a PROXY header */
+	TAILQ_HEAD(, client)	 ch_waiting;	/* for their PROXY header */
 	LIST_HEAD(, refusal)	 ch_refusals;	/* refused clients reading our reply */
 	struct admit_rate	 ch_rate;
 	int			 ch_pause_ms;	/* current back-off */

@@ -56,10 +56,10 @@ struct client {
 	struct timespec		 cl_start;	/* CLOCK_MONOTONIC, at accept */
 	TAILQ_ENTRY(client)	 cl_entry;	/* channel's ch_clients, ch_lock */
 
-	/* While it waits for a first byte or a PROXY header: listener thread. */
+	/* While it waits for its PROXY header: the listener thread's. */
 	struct event		*cl_wait;
 	TAILQ_ENTRY(client)	 cl_wait_entry;	/* channel's ch_waiting */
-	/* While it is parked between requests: the idle thread's. */
+	/* While it waits for a first byte or between requests: the idle thread's. */
 	struct event		*cl_park;
 
 	/* Touched only by the thread serving it. */
