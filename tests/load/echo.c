@@ -1,4 +1,8 @@
-/* echo: C persistent connections, each a closed loop of S-byte round trips. */
+/*
+ * echo and bulk: C persistent connections, each a closed loop of S-byte
+ * round trips. bulk sends pseudo-random bytes, so that a byte lost, doubled
+ * or moved by a relay fails the exact check, and reports MB/s.
+ */
 #include <sys/epoll.h>
 
 #include <errno.h>
@@ -98,8 +102,23 @@ echo_expire(struct load *ld, struct conn *c)
 
 static const struct load_ops echo_ops = { echo_event, echo_expire };
 
-int
-echo_run(const struct load_opts *o, struct result *res)
+/* Bytes of a xorshift sequence, with no period a relay could hide in. */
+static void
+echo_random_fill(char *buf, size_t len)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (char)(x >> 32);
+	}
+}
+
+static int
+echo_loop(const struct load_opts *o, struct result *res, bool bulk)
 {
 	struct echo ec = { 0 };
 	struct load ld;
@@ -109,6 +128,8 @@ echo_run(const struct load_opts *o, struct result *res)
 	if (load_init(&ld, o, &echo_ops, res, o->o_conns) == -1)
 		return -1;
 	ld.l_mode = &ec;
+	if (bulk)
+		echo_random_fill(ld.l_payload, o->o_size);
 	open = load_open_all(&ld, 0, ld.l_nconns, NULL);
 	t0 = lu_now_us();
 	ec.ec_end = t0 + (uint64_t)(o->o_duration * 1e6);
@@ -125,6 +146,26 @@ echo_run(const struct load_opts *o, struct result *res)
 	t1 = lu_now_us();
 	res->r_elapsed = (double)(t1 - t0) / 1e6;
 	result_add(res, "connections", "%zu", open);
+	if (bulk) {
+		/* Bytes that came back whole: each crossed the path twice. */
+		result_add(res, "bytes", "%llu", (unsigned long long)
+		    (res->r_count * o->o_size));
+		result_add(res, "mb_s", "%.1f", res->r_elapsed > 0 ?
+		    (double)(res->r_count * o->o_size) / res->r_elapsed / 1e6 :
+		    0);
+	}
 	load_free(&ld);
 	return 0;
+}
+
+int
+echo_run(const struct load_opts *o, struct result *res)
+{
+	return echo_loop(o, res, false);
+}
+
+int
+bulk_run(const struct load_opts *o, struct result *res)
+{
+	return echo_loop(o, res, true);
 }

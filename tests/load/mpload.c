@@ -14,10 +14,14 @@
 #define MPLOAD_MAX_CONNS	200000
 #define MPLOAD_MAX_SIZE		(16ul << 20)
 #define MPLOAD_MAX_COUNT	1000000000ul
+#define MPLOAD_BULK_SIZE	(1ul << 20)	/* bulk's default -s */
 
-static const char *const mpload_modes[] = { "churn", "echo", "hold", "ports" };
+static const char *const mpload_modes[] = {
+	"churn", "echo", "hold", "ports", "bulk"
+};
+#define MPLOAD_NMODES	(sizeof mpload_modes / sizeof mpload_modes[0])
 static const char *const mpload_expects[] = { "ack", "echo", "any", "connect" };
-static const unsigned mpload_default_conns[] = { 32, 64, 1000, 16 };
+static const unsigned mpload_default_conns[] = { 32, 64, 1000, 16, 4 };
 
 static const struct option mpload_longopts[] = {
 	{ "host",	required_argument,	NULL, 'H' },
@@ -46,13 +50,18 @@ mpload_usage(FILE *f)
 "  hold   open C clients over the ports, verify each with one round trip,\n"
 "         print \"held N\" and keep them (--hold, --pause-at, SIGUSR1)\n"
 "  ports  time until every port answers a probe; with a command after --\n"
-"         start that server and time it from fork\n"
+"         start that server and time it from fork (-p 0: probe the ports\n"
+"         of its \"listening\" lines once it is ready)\n"
+"  bulk   C persistent connections, each a closed loop of S-byte round\n"
+"         trips of pseudo-random bytes, checked exactly; MB/s\n"
 "options:\n"
 "  -H, --host ADDR        a loopback address or name (default 127.0.0.1)\n"
 "  -p, --ports LIST       7001,7002 or 7001-7004 (required)\n"
-"  -d, --duration SEC     churn and echo run time (default 2)\n"
+"  -d, --duration SEC     churn, echo and bulk run time (default 2)\n"
 "  -c, --connections N    slots; hold: clients; ports: probes in flight\n"
-"  -s, --size BYTES       request bytes, the last one a newline (default 32)\n"
+"                         (defaults: 32, 64, 1000, 16, bulk 4)\n"
+"  -s, --size BYTES       request bytes, the last one a newline (default 32;\n"
+"                         bulk: 1048576)\n"
 "  -t, --timeout SEC      an operation without reply fails (default 5);\n"
 "                         ports: the whole run\n"
 "  -n, --count N          at most N operations (default %lu)\n"
@@ -154,17 +163,20 @@ mpload_option(struct load_opts *o, int ch, const char *arg, char **cause)
 
 /* Defaults that depend on the mode, then the checks across options. */
 static int
-mpload_check(struct load_opts *o, bool expect_set, char **cause)
+mpload_check(struct load_opts *o, bool expect_set, bool size_set,
+    char **cause)
 {
 	if (o->o_nports == 0)
 		return lu_fail(cause, "no ports: use -p LIST");
 	if (o->o_conns == 0)
 		o->o_conns = mpload_default_conns[o->o_mode];
+	if (!size_set && o->o_mode == MODE_BULK)
+		o->o_size = MPLOAD_BULK_SIZE;
 	if (!expect_set)
 		o->o_expect = o->o_mode == MODE_PORTS ? EXPECT_ANY :
 		    o->o_mode == MODE_CHURN ? EXPECT_ACK : EXPECT_ECHO;
-	if ((o->o_mode == MODE_ECHO || o->o_mode == MODE_HOLD) &&
-	    o->o_expect != EXPECT_ECHO)
+	if ((o->o_mode == MODE_ECHO || o->o_mode == MODE_HOLD ||
+	    o->o_mode == MODE_BULK) && o->o_expect != EXPECT_ECHO)
 		return lu_fail(cause, "%s mode speaks to echo only",
 		    mpload_modes[o->o_mode]);
 	if (o->o_mode == MODE_CHURN && o->o_expect != EXPECT_ACK &&
@@ -177,8 +189,11 @@ mpload_check(struct load_opts *o, bool expect_set, char **cause)
 		return lu_fail(cause, "a server command is for ports mode");
 	if (o->o_npause > 0 && o->o_pause[o->o_npause - 1] >= o->o_conns)
 		return lu_fail(cause, "--pause-at counts must be below -c");
+	/* "-p 0" with a server to start: the ports it says it listens on. */
+	o->o_announced = o->o_mode == MODE_PORTS && o->o_exec != NULL &&
+	    o->o_nports == 1 && o->o_ports[0] == 0;
 	for (size_t i = 0; i < o->o_nports; i++) {
-		if (o->o_ports[i] == 0)
+		if (o->o_ports[i] == 0 && !o->o_announced)
 			return lu_fail(cause, "port 0 cannot be a target");
 	}
 	return lu_resolve_loopback(o->o_host, &o->o_addr, &o->o_addrlen,
@@ -188,7 +203,7 @@ mpload_check(struct load_opts *o, bool expect_set, char **cause)
 static int
 mpload_parse(int argc, char **argv, struct load_opts *o, char **cause)
 {
-	bool expect_set = false;
+	bool expect_set = false, size_set = false;
 	int ch, mode;
 
 	memset(o, 0, sizeof *o);
@@ -202,9 +217,11 @@ mpload_parse(int argc, char **argv, struct load_opts *o, char **cause)
 		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
 		    strcmp(argv[1], "--help") == 0))
 			return 1;
-		return lu_fail(cause, "no MODE: churn, echo, hold or ports");
+		return lu_fail(cause, "no MODE: churn, echo, hold, ports or "
+		    "bulk");
 	}
-	if ((mode = mpload_lookup(argv[1], mpload_modes, 4)) == -1)
+	if ((mode = mpload_lookup(argv[1], mpload_modes, MPLOAD_NMODES)) ==
+	    -1)
 		return lu_fail(cause, "unknown mode \"%s\"", argv[1]);
 	o->o_mode = (enum load_mode)mode;
 	opterr = 0;
@@ -218,6 +235,7 @@ mpload_parse(int argc, char **argv, struct load_opts *o, char **cause)
 		if (mpload_option(o, ch, optarg, cause) == -1)
 			return -1;
 		expect_set |= ch == 'e';
+		size_set |= ch == 's';
 	}
 	/* getopt saw argv + 1: its optind counts from argv[1]. */
 	if (optind < argc - 1) {
@@ -226,7 +244,7 @@ mpload_parse(int argc, char **argv, struct load_opts *o, char **cause)
 			    argv[optind + 1]);
 		o->o_exec = argv + optind + 1;
 	}
-	return mpload_check(o, expect_set, cause) == -1 ? -1 : 0;
+	return mpload_check(o, expect_set, size_set, cause) == -1 ? -1 : 0;
 }
 
 static void
@@ -319,7 +337,7 @@ int
 main(int argc, char **argv)
 {
 	static int (*const run[])(const struct load_opts *, struct result *) = {
-		churn_run, echo_run, hold_run, ports_run,
+		churn_run, echo_run, hold_run, ports_run, bulk_run,
 	};
 	static struct result res;
 	struct load_opts o;

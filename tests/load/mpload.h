@@ -11,7 +11,7 @@
 
 #include "histo.h"
 
-enum load_mode { MODE_CHURN, MODE_ECHO, MODE_HOLD, MODE_PORTS };
+enum load_mode { MODE_CHURN, MODE_ECHO, MODE_HOLD, MODE_PORTS, MODE_BULK };
 
 /* What a reply must be: "ACK\n" then EOF, the payload, any byte, nothing. */
 enum load_expect { EXPECT_ACK, EXPECT_ECHO, EXPECT_ANY, EXPECT_CONNECT };
@@ -47,6 +47,7 @@ struct load_opts {
 	unsigned long		 o_pause[8];	/* hold: "held N" stops */
 	size_t			 o_npause;
 	char			**o_exec;	/* ports: the server to start */
+	bool			 o_announced;	/* ports: -p 0, its listening lines */
 };
 
 /* Slot states every mode shares; a mode numbers its own from CONN_MODE. */
@@ -95,7 +96,8 @@ struct load {
 	struct conn		*l_conns;
 	size_t			 l_nconns;
 	size_t			 l_next_port;
-	char			*l_payload;	/* o_size bytes, '\n' last */
+	char			*l_payload;	/* o_size bytes, '\n' last;
+						   bulk: pseudo-random */
 	char			*l_scratch;
 	size_t			 l_scratch_len;
 	uint64_t		 l_next_scan;
@@ -132,5 +134,6 @@ int	 churn_run(const struct load_opts *, struct result *);
 int	 echo_run(const struct load_opts *, struct result *);
 int	 hold_run(const struct load_opts *, struct result *);
 int	 ports_run(const struct load_opts *, struct result *);
+int	 bulk_run(const struct load_opts *, struct result *);
 
 #endif

@@ -2,8 +2,10 @@
  * ports: start-up cost. Probe every port of the list (connect, one line, any
  * reply) until each answers; a refused connect is retried, the whole run has
  * --timeout. With a command after "--" we start the server ourselves, so the
- * clock starts at fork, and we also note its ready line, its memory once all
- * ports answered, and how long SIGTERM takes to end it.
+ * clock starts at fork, and we also note its ready line, its memory then and
+ * once all ports answered, and how long SIGTERM takes to end it. "-p 0" with a
+ * command probes the ports of its "listening" lines, from its ready line on
+ * (servers on port 0; memory at ready that no probe has touched).
  */
 #include <sys/epoll.h>
 #include <sys/wait.h>
@@ -35,8 +37,10 @@ struct ports {
 	int		pt_status;	/* the child's wait status, once reaped */
 	bool		pt_reaped;
 	uint64_t	pt_ready_us;	/* its ready line, after pt_t0 */
+	unsigned long	pt_pss_ready;	/* its PSS then, KiB */
 	char		pt_line[256];
 	size_t		pt_linelen;
+	struct load_opts *pt_announced;	/* -p 0: the ports it listed */
 };
 
 /* Take the next port for slot c, or leave it idle. */
@@ -158,6 +162,73 @@ ports_expire(struct load *ld, struct conn *c)
 
 static const struct load_ops ports_ops = { ports_event, ports_expire };
 
+/* Proportional set size of pid in KiB, from smaps_rollup; 0 if unknown. */
+static unsigned long
+ports_pss_kib(pid_t pid)
+{
+	unsigned long kib = 0;
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "Pss: %lu kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
+
+/* "listening 127.0.0.1:7001 echo": add 7001 to the ports to probe. */
+static void
+ports_add_listening(struct ports *pt, const char *line)
+{
+	struct load_opts *o = pt->pt_announced;
+	const char *colon, *end;
+	unsigned long port = 0;
+
+	if ((end = strchr(line, ' ')) == NULL)
+		end = line + strlen(line);
+	for (colon = end; colon > line && colon[-1] != ':'; colon--)
+		continue;
+	for (; colon < end && *colon >= '0' && *colon <= '9'; colon++)
+		port = port * 10 + (unsigned long)(*colon - '0');
+	if (colon == end && port > 0 && port <= 65535 &&
+	    o->o_nports < LU_MAX_PORTS)
+		o->o_ports[o->o_nports++] = (uint16_t)port;
+}
+
+/* The ready line of a server on port 0: every slot starts probing. */
+static void
+ports_start_announced(struct load *ld, struct ports *pt)
+{
+	size_t i;
+
+	pt->pt_left = pt->pt_announced->o_nports;
+	for (i = 0; i < ld->l_nconns; i++)
+		ports_next(ld, &ld->l_conns[i]);
+}
+
+/* One line of the server's stdout. */
+static void
+ports_child_line(struct load *ld, struct ports *pt)
+{
+	if (pt->pt_ready_us != 0)
+		return;
+	if (pt->pt_announced != NULL && strncmp(pt->pt_line, "listening ",
+	    10) == 0)
+		ports_add_listening(pt, pt->pt_line + 10);
+	if (strncmp(pt->pt_line, "ready ", 6) != 0)
+		return;
+	pt->pt_ready_us = lu_now_us() - pt->pt_t0;
+	/* Before our probes (-p 0): the memory of channels nobody used. */
+	pt->pt_pss_ready = ports_pss_kib(pt->pt_child);
+	if (pt->pt_announced != NULL)
+		ports_start_announced(ld, pt);
+}
+
 /* The server's stdout: note when its ready line comes. */
 static void
 ports_child_out(struct load *ld)
@@ -182,9 +253,7 @@ ports_child_out(struct load *ld)
 		}
 		pt->pt_line[pt->pt_linelen] = '\0';
 		pt->pt_linelen = 0;
-		if (pt->pt_ready_us == 0 && strncmp(pt->pt_line, "ready ", 6) ==
-		    0)
-			pt->pt_ready_us = lu_now_us() - pt->pt_t0;
+		ports_child_line(ld, pt);
 	}
 }
 
@@ -220,25 +289,6 @@ ports_reap(struct ports *pt, int flags)
 	    waitpid(pt->pt_child, &pt->pt_status, flags) == pt->pt_child)
 		pt->pt_reaped = true;
 	return pt->pt_reaped;
-}
-
-/* Proportional set size of pid in KiB, from smaps_rollup; 0 if unknown. */
-static unsigned long
-ports_pss_kib(pid_t pid)
-{
-	unsigned long kib = 0;
-	char path[64], line[256];
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, "Pss: %lu kB", &kib) == 1)
-			break;
-	}
-	fclose(f);
-	return kib;
 }
 
 /* SIGTERM, wait (bounded), SIGKILL if it will not go; milliseconds taken. */
@@ -283,6 +333,7 @@ ports_report(struct load *ld, struct ports *pt, char **exec_argv)
 	pss = pt->pt_reaped ? 0 : ports_pss_kib(pt->pt_child);
 	stop_ms = ports_stop_child(pt);
 	result_add(res, "ready_ms", "%.1f", (double)pt->pt_ready_us / 1e3);
+	result_add(res, "pss_ready_kib", "%lu", pt->pt_pss_ready);
 	result_add(res, "pss_kib", "%lu", pss);
 	result_add(res, "stop_ms", "%.1f", stop_ms);
 	result_add(res, "exit", "%d", ports_exit_code(pt->pt_status));
@@ -299,12 +350,26 @@ ports_want_ready(struct load *ld, struct ports *pt)
 int
 ports_run(const struct load_opts *o, struct result *res)
 {
+	struct load_opts announced;
 	struct ports pt = { 0 };
 	struct load ld;
 	size_t i;
 
-	if (load_init(&ld, o, &ports_ops, res, o->o_conns) == -1)
+	if (o->o_announced) {
+		/* Filled from its listening lines; probes wait for ready. */
+		announced = *o;
+		announced.o_nports = 0;
+		if ((announced.o_ports = calloc(LU_MAX_PORTS,
+		    sizeof *announced.o_ports)) == NULL)
+			return -1;
+		pt.pt_announced = &announced;
+		o = &announced;
+	}
+	if (load_init(&ld, o, &ports_ops, res, o->o_conns) == -1) {
+		if (pt.pt_announced != NULL)
+			free(announced.o_ports);
 		return -1;
+	}
 	ld.l_mode = &pt;
 	ld.l_scan_every = 1000;
 	pt.pt_left = o->o_nports;
@@ -312,8 +377,7 @@ ports_run(const struct load_opts *o, struct result *res)
 	if (o->o_exec != NULL && ports_spawn(&ld, &pt, o->o_exec) == -1) {
 		fprintf(stderr, "mpload: cannot start %s: %s\n", o->o_exec[0],
 		    strerror(errno));
-		load_free(&ld);
-		return -1;
+		goto fail;
 	}
 	pt.pt_deadline = pt.pt_t0 + conn_timeout_us(&ld);
 	for (i = 0; i < ld.l_nconns; i++)
@@ -328,8 +392,17 @@ ports_run(const struct load_opts *o, struct result *res)
 		conn_close(&ld, &ld.l_conns[i]);
 	res->r_errors[ERR_TIMEOUT] += pt.pt_left;
 	ports_report(&ld, &pt, o->o_exec);
+	if (pt.pt_announced != NULL)
+		result_add(res, "channels", "%zu", o->o_nports);
 	if (ld.l_extra_fd != -1)
 		close(ld.l_extra_fd);
 	load_free(&ld);
+	if (pt.pt_announced != NULL)
+		free(announced.o_ports);
 	return 0;
+fail:
+	load_free(&ld);
+	if (pt.pt_announced != NULL)
+		free(announced.o_ports);
+	return -1;
 }
