@@ -474,7 +474,8 @@ relay_prepare(int fd, bool *sock)
 	*sock = S_ISSOCK(st.st_mode);
 	if ((flags = fcntl(fd, F_GETFL)) == -1)
 		return -1;
-	if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) ==
+	    -1)
 		return -1;
 	return 0;
 }
@@ -490,7 +491,9 @@ relay_init(struct relay_state *s, struct relay *r)
 	r->r_errno = 0;
 	if (relay_prepare(r->r_client, &client_sock) == -1 ||
 	    relay_prepare(r->r_peer_in, &in_sock) == -1 ||
-	    relay_prepare(r->r_peer_out, &out_sock) == -1 ||
+	    /* forward's one upstream socket is prepared once */
+	    (r->r_peer_out == r->r_peer_in ? (out_sock = in_sock, 0) :
+	    relay_prepare(r->r_peer_out, &out_sock)) == -1 ||
 	    (r->r_side >= 0 && relay_prepare(r->r_side, &side_sock) == -1) ||
 	    (s->s_buf = malloc(2 * RELAY_BUFSIZE)) == NULL) {
 		r->r_errno = errno;
