@@ -7,12 +7,11 @@
  * keys the service takes, values inside their ranges (defaults where the
  * line gave none), its own origin, and equals its conf_copy(). conf_load()
  * agrees with the line-by-line reading whenever the file is one it reads
- * (no NUL byte, no line over 64 KiB). The services are a local table like
- * the server's.
+ * (no NUL byte, no line over 64 KiB). The services are the table of
+ * tests/unit/conf_services.h, like the server's.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include <stdbool.h>
@@ -22,60 +21,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cause.h"
 #include "conf.h"
 
+#include "../unit/conf_services.h"
 #include "fuzz.h"
 
 #define FUZZ_FILE	"fuzz.conf"
 #define FUZZ_LINE_MAX	65536
-
-static int
-fuzz_exec_check(const struct channel_conf *cc, const struct conf_defaults *d,
-    char **cause)
-{
-	struct stat sb;
-
-	if (cc->cc_argv == NULL)
-		return cause_set(cause, "exec needs a program");
-	if (cc->cc_argv[0][0] != '/')
-		return cause_set(cause, "not an absolute path");
-	if (stat(cc->cc_argv[0], &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    access(cc->cc_argv[0], X_OK) == -1)
-		return cause_set(cause, "not an executable file");
-	return 0;
-}
-
-static int
-fuzz_forward_check(const struct channel_conf *cc,
-    const struct conf_defaults *d, char **cause)
-{
-	if (cc->cc_to == NULL)
-		return cause_set(cause, "forward needs to=");
-	return 0;
-}
-
-static const struct conf_service fuzz_rows[] = {
-	{ "ack", 0, 0, NULL },
-	{ "echo", 0, 0, NULL },
-	{ "discard", 0, 0, NULL },
-	{ "chargen", 0, 0, NULL },
-	{ "daytime", 0, 0, NULL },
-	{ "time", 0, 0, NULL },
-	{ "cmd", 0, 0, NULL },
-	{ "metrics", 0, 0, NULL },
-	{ "exec", CONF_KEY_USER | CONF_KEY_ENV | CONF_KEY_PROGRAM,
-	    CONF_KEY_PROGRAM, fuzz_exec_check },
-	{ "forward", CONF_KEY_TO | CONF_KEY_CONNECT_TIMEOUT |
-	    CONF_KEY_PROXY_PROTOCOL, CONF_KEY_TO, fuzz_forward_check },
-};
-#define FUZZ_NSERVICES (sizeof fuzz_rows / sizeof fuzz_rows[0])
-
-static const struct conf_service *const fuzz_services[] = {
-	&fuzz_rows[0], &fuzz_rows[1], &fuzz_rows[2], &fuzz_rows[3],
-	&fuzz_rows[4], &fuzz_rows[5], &fuzz_rows[6], &fuzz_rows[7],
-	&fuzz_rows[8], &fuzz_rows[9], NULL,
-};
 
 static struct cidr		fuzz_allow, fuzz_deny, fuzz_proxy;
 static struct sockaddr_in	fuzz_bind;
@@ -110,14 +62,6 @@ fuzz_init(void)
 	if ((fuzz_fd = memfd_create("fuzz_conf", 0)) == -1)
 		abort();
 	snprintf(fuzz_path, sizeof fuzz_path, "/proc/self/fd/%d", fuzz_fd);
-}
-
-static bool
-fuzz_cidrs_equal(const struct cidr_list *a, const struct cidr_list *b)
-{
-	return a->cl_count == b->cl_count && (a->cl_count == 0 ||
-	    memcmp(a->cl_items, b->cl_items, a->cl_count *
-	    sizeof *a->cl_items) == 0);
 }
 
 static bool
@@ -192,8 +136,8 @@ fuzz_check_strings(const struct channel_conf *cc)
 	FUZZ_CHECK((cc->cc_argv != NULL) == !!(keys & CONF_KEY_PROGRAM));
 	/* exec's check passed: an absolute path. */
 	FUZZ_CHECK(cc->cc_argv == NULL || cc->cc_argv[0][0] == '/');
-	FUZZ_CHECK(cc->cc_service != 9 || cc->cc_to != NULL);
-	FUZZ_CHECK(cc->cc_service != 8 || cc->cc_argv != NULL);
+	FUZZ_CHECK(cc->cc_service != SVC_FORWARD || cc->cc_to != NULL);
+	FUZZ_CHECK(cc->cc_service != SVC_EXEC || cc->cc_argv != NULL);
 }
 
 /* A copy equals its original, and stops when the port moves. */
@@ -216,8 +160,8 @@ fuzz_check_channel(const struct channel_conf *cc, unsigned lineno)
 	char origin[64];
 
 	FUZZ_CHECK(cc->cc_service >= 0 &&
-	    (size_t)cc->cc_service < FUZZ_NSERVICES);
-	svc = fuzz_services[cc->cc_service];
+	    (size_t)cc->cc_service < SVC_COUNT);
+	svc = conf_services[cc->cc_service];
 	FUZZ_CHECK((cc->cc_keys & ~(CONF_KEYS_COMMON | svc->cs_keys)) == 0);
 	snprintf(origin, sizeof origin, "%s:%u", FUZZ_FILE, lineno);
 	FUZZ_CHECK(cc->cc_origin != NULL && strcmp(cc->cc_origin,
@@ -225,26 +169,6 @@ fuzz_check_channel(const struct channel_conf *cc, unsigned lineno)
 	fuzz_check_values(cc);
 	fuzz_check_strings(cc);
 	fuzz_check_copy(cc);
-}
-
-/* Ports listed once, and cf_seen exactly the non-zero ones. */
-static void
-fuzz_check_list(const struct conf_list *list)
-{
-	uint8_t seen[sizeof list->cf_seen];
-	unsigned port;
-	size_t i;
-
-	FUZZ_CHECK(list->cf_count <= CONF_MAX_CHANNELS);
-	memset(seen, 0, sizeof seen);
-	for (i = 0; i < list->cf_count; i++) {
-		port = list->cf_channels[i].cc_port;
-		if (port == 0)
-			continue;
-		FUZZ_CHECK(!(seen[port / 8] & (1u << (port % 8))));
-		seen[port / 8] |= (uint8_t)(1u << (port % 8));
-	}
-	FUZZ_CHECK(memcmp(seen, list->cf_seen, sizeof seen) == 0);
 }
 
 /* One line into list: whole or not at all. */
@@ -257,7 +181,7 @@ fuzz_line(const char *line, unsigned lineno, struct conf_list *list)
 	int rc;
 
 	memcpy(seen, list->cf_seen, sizeof seen);
-	rc = conf_parse_line(line, FUZZ_FILE, lineno, fuzz_services,
+	rc = conf_parse_line(line, FUZZ_FILE, lineno, conf_services,
 	    &fuzz_defaults, list, &cause);
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	FUZZ_CHECK((rc == -1) == (cause != NULL));
@@ -273,7 +197,7 @@ fuzz_line(const char *line, unsigned lineno, struct conf_list *list)
 	FUZZ_CHECK(list->cf_count >= before);
 	for (i = before; i < list->cf_count; i++)
 		fuzz_check_channel(&list->cf_channels[i], lineno);
-	fuzz_check_list(list);
+	fuzz_check_seen(list);
 	return 0;
 }
 
@@ -315,11 +239,11 @@ fuzz_load(const uint8_t *data, size_t size, int lines_rc, bool readable,
 		abort();
 	if ((list = calloc(1, sizeof *list)) == NULL)
 		abort();
-	rc = conf_load(fuzz_path, fuzz_services, &fuzz_defaults, list, &cause);
+	rc = conf_load(fuzz_path, conf_services, &fuzz_defaults, list, &cause);
 	FUZZ_CHECK((rc == -1) == (cause != NULL));
 	if (rc == -1)
 		FUZZ_CHECK(list->cf_count == 0);
-	fuzz_check_list(list);
+	fuzz_check_seen(list);
 	/* Without NUL bytes and long lines, conf_load reads what we did. */
 	if (memchr(data, '\0', size) == NULL && readable) {
 		FUZZ_CHECK(rc == lines_rc);

@@ -12,11 +12,10 @@
  * Accepted results are checked against SPEC 1 and 8: ports listed once,
  * services from the table, values inside their documented ranges, each
  * channel with the command line's defaults, "=ARG" where the service needs
- * it; a PORTSPEC that fails adds nothing. The services are a local table
- * like the server's.
+ * it; a PORTSPEC that fails adds nothing. The services are the table of
+ * tests/unit/conf_services.h, like the server's.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include <getopt.h>
@@ -26,61 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cause.h"
 #include "options.h"
 
+#include "../unit/conf_services.h"
 #include "fuzz.h"
 
 #define FUZZ_MAX_WORDS 32
-#define FUZZ_EXEC	8
-#define FUZZ_FORWARD	9
-
-static int
-fuzz_exec_check(const struct channel_conf *cc, const struct conf_defaults *d,
-    char **cause)
-{
-	struct stat sb;
-
-	if (cc->cc_argv == NULL)
-		return cause_set(cause, "exec needs a program");
-	if (cc->cc_argv[0][0] != '/')
-		return cause_set(cause, "not an absolute path");
-	if (stat(cc->cc_argv[0], &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    access(cc->cc_argv[0], X_OK) == -1)
-		return cause_set(cause, "not an executable file");
-	return 0;
-}
-
-static int
-fuzz_forward_check(const struct channel_conf *cc,
-    const struct conf_defaults *d, char **cause)
-{
-	if (cc->cc_to == NULL)
-		return cause_set(cause, "forward needs to=");
-	return 0;
-}
-
-static const struct conf_service fuzz_rows[] = {
-	{ "ack", 0, 0, NULL },
-	{ "echo", 0, 0, NULL },
-	{ "discard", 0, 0, NULL },
-	{ "chargen", 0, 0, NULL },
-	{ "daytime", 0, 0, NULL },
-	{ "time", 0, 0, NULL },
-	{ "cmd", 0, 0, NULL },
-	{ "metrics", 0, 0, NULL },
-	{ "exec", CONF_KEY_USER | CONF_KEY_ENV | CONF_KEY_PROGRAM,
-	    CONF_KEY_PROGRAM, fuzz_exec_check },
-	{ "forward", CONF_KEY_TO | CONF_KEY_CONNECT_TIMEOUT |
-	    CONF_KEY_PROXY_PROTOCOL, CONF_KEY_TO, fuzz_forward_check },
-};
-#define FUZZ_NSERVICES (sizeof fuzz_rows / sizeof fuzz_rows[0])
-
-static const struct conf_service *const fuzz_services[] = {
-	&fuzz_rows[0], &fuzz_rows[1], &fuzz_rows[2], &fuzz_rows[3],
-	&fuzz_rows[4], &fuzz_rows[5], &fuzz_rows[6], &fuzz_rows[7],
-	&fuzz_rows[8], &fuzz_rows[9], NULL,
-};
 
 /* Would this word set --bind or --config? "-b", "--bi", "-fFILE"... */
 static bool
@@ -114,14 +64,6 @@ fuzz_split(char *buf, size_t size, char **argv)
 	return argc;
 }
 
-static bool
-fuzz_cidrs_equal(const struct cidr_list *a, const struct cidr_list *b)
-{
-	return a->cl_count == b->cl_count && (a->cl_count == 0 ||
-	    memcmp(a->cl_items, b->cl_items, a->cl_count *
-	    sizeof *a->cl_items) == 0);
-}
-
 /* A command-line channel: the defaults, and at most its main argument. */
 static void
 fuzz_check_channel(const struct channel_conf *cc,
@@ -131,8 +73,8 @@ fuzz_check_channel(const struct channel_conf *cc,
 	struct channel_conf copy;
 
 	FUZZ_CHECK(cc->cc_service >= 0 &&
-	    (size_t)cc->cc_service < FUZZ_NSERVICES);
-	svc = fuzz_services[cc->cc_service];
+	    (size_t)cc->cc_service < SVC_COUNT);
+	svc = conf_services[cc->cc_service];
 	FUZZ_CHECK(cc->cc_keys == 0 || cc->cc_keys == svc->cs_main_key);
 	FUZZ_CHECK(cc->cc_origin == NULL);
 	FUZZ_CHECK(cc->cc_max_clients == 0 && !cc->cc_own_per_ip);
@@ -146,9 +88,9 @@ fuzz_check_channel(const struct channel_conf *cc,
 	FUZZ_CHECK(cc->cc_connect_timeout == CONF_CONNECT_TIMEOUT_DEFAULT);
 	FUZZ_CHECK(cc->cc_proxy_protocol == 0 && cc->cc_user == NULL &&
 	    cc->cc_env == NULL);
-	FUZZ_CHECK((cc->cc_to != NULL) == (cc->cc_service == FUZZ_FORWARD));
+	FUZZ_CHECK((cc->cc_to != NULL) == (cc->cc_service == SVC_FORWARD));
 	FUZZ_CHECK(cc->cc_to == NULL || cc->cc_to[0] != '\0');
-	FUZZ_CHECK((cc->cc_argv != NULL) == (cc->cc_service == FUZZ_EXEC));
+	FUZZ_CHECK((cc->cc_argv != NULL) == (cc->cc_service == SVC_EXEC));
 	FUZZ_CHECK(cc->cc_argv == NULL || (cc->cc_argv[0][0] == '/' &&
 	    cc->cc_argv[1] == NULL));
 	FUZZ_CHECK(conf_copy(&copy, cc) == 0);
@@ -156,26 +98,16 @@ fuzz_check_channel(const struct channel_conf *cc,
 	conf_free(&copy);
 }
 
-/* A list of channels: ports listed once, cf_seen exactly the non-zero. */
+/* Command-line channels: their ports (fuzz_check_seen), then each. */
 static void
 fuzz_check_ports(const struct conf_list *list, const struct conf_defaults *d)
 {
-	uint8_t seen[sizeof list->cf_seen];
-	unsigned port;
 	size_t i;
 
-	FUZZ_CHECK(list->cf_count <= CONF_MAX_CHANNELS);
+	fuzz_check_seen(list);
 	FUZZ_CHECK(list->cf_count == 0 || list->cf_channels != NULL);
-	memset(seen, 0, sizeof seen);
-	for (i = 0; i < list->cf_count; i++) {
+	for (i = 0; i < list->cf_count; i++)
 		fuzz_check_channel(&list->cf_channels[i], d);
-		port = list->cf_channels[i].cc_port;
-		if (port == 0)
-			continue;
-		FUZZ_CHECK(!(seen[port / 8] & (1u << (port % 8))));
-		seen[port / 8] |= (uint8_t)(1u << (port % 8));
-	}
-	FUZZ_CHECK(memcmp(seen, list->cf_seen, sizeof seen) == 0);
 }
 
 static void
@@ -201,7 +133,7 @@ fuzz_portspec(const char *arg)
 		abort();
 	d.cd_allow.cl_items = &allow;
 	d.cd_allow.cl_count = 1;
-	rc = conf_parse_portspec(arg, fuzz_services, 0, &d, &list, &cause);
+	rc = conf_parse_portspec(arg, conf_services, 0, &d, &list, &cause);
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	FUZZ_CHECK((rc == -1) == (cause != NULL));
 	FUZZ_CHECK(rc == 0 ? list.cf_count > 0 : list.cf_count == 0);
@@ -243,7 +175,7 @@ fuzz_options(int argc, char **argv)
 	char *cause;
 	int rc;
 
-	rc = options_parse(argc, argv, fuzz_services, 0, &o, &cause);
+	rc = options_parse(argc, argv, conf_services, 0, &o, &cause);
 	FUZZ_CHECK(rc >= OPTIONS_ERROR && rc <= OPTIONS_VERSION);
 	FUZZ_CHECK((rc == OPTIONS_ERROR) == (cause != NULL));
 	if (rc == OPTIONS_RUN)

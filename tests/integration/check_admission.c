@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -25,21 +24,10 @@
 #define NDENIED		200	/* silent connections to a denied channel */
 #define NBURST		500	/* busy cmd clients at once */
 #define NNOISE		20	/* refused clients before the trickling one */
-#define TRICKLE_MS	200	/* a refused client's byte cadence */
 #define LINGER_MAX_MS	2500	/* a refused client's linger is 1 s; margin */
 
 static int fds_expected;
 static int threads_expected;
-
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
 
 static unsigned long long
 rejected(struct itest *t, size_t ch, int reason)
@@ -51,12 +39,6 @@ static unsigned long long
 accepted(struct itest *t, size_t ch)
 {
 	return stats_get(itest_channel(t, ch)->ch_stats->cs_accepted);
-}
-
-static bool
-nobody_active(struct itest *t)
-{
-	return server_active_clients(&t->t_server) == 0;
 }
 
 static bool
@@ -91,42 +73,21 @@ static bool
 closed_after(int fd, int timeout_ms, size_t *len)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct timespec t0;
+	long t0 = itest_now_ms();
 	char buf[4096];
 	ssize_t n;
 
 	*len = 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (poll(&pfd, 1, (int)(timeout_ms - ms_since(&t0))) == 1) {
+	while (poll(&pfd, 1, (int)(timeout_ms - (itest_now_ms() - t0))) == 1) {
 		if ((n = recv(fd, buf, sizeof buf, 0)) == 0)
 			return true;
 		if (n == -1)
 			return errno == ECONNRESET;
 		*len += (size_t)n;
-		if (ms_since(&t0) >= timeout_ms)
+		if (itest_now_ms() - t0 >= timeout_ms)
 			break;
 	}
 	return false;
-}
-
-/*
- * After the server's FIN, send a byte every TRICKLE_MS until the server has
- * closed its end for good: its reset is what tells. The time from t0, or -1
- * if it never came within limit_ms.
- */
-static long
-trickle_until_reset(int fd, const struct timespec *t0, long limit_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = 0 };
-
-	while (ms_since(t0) < limit_ms) {
-		if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
-			return ms_since(t0);
-		/* events 0: only POLLERR/POLLHUP, that is a reset, wake us. */
-		if (poll(&pfd, 1, TRICKLE_MS) == 1)
-			return ms_since(t0);
-	}
-	return -1;
 }
 
 /* What a client of each service might send first. */
@@ -201,7 +162,7 @@ END_TEST
 
 /*
  * One refused cmd client that sends a byte at once and then one every
- * TRICKLE_MS: it must hear 421, and the time from its refusal to the
+ * ITEST_TRICKLE_MS: it must hear 421, and the time from its refusal to the
  * server's final close is returned. The server lingers only if that first
  * byte is in before the refusal, which a client cannot force; NNOISE
  * refused clients just before it keep the listener busy, so it usually is.
@@ -209,21 +170,20 @@ END_TEST
 static long
 refused_trickler(uint16_t port)
 {
-	struct timespec t0;
 	int noise[NNOISE], fd, i;
-	long ms;
+	long t0, ms;
 	char *r;
 
 	for (i = 0; i < NNOISE; i++)
 		noise[i] = itest_connect(port);
 	fd = itest_connect(port);
-	clock_gettime(CLOCK_MONOTONIC, &t0);	/* refused at accept */
+	t0 = itest_now_ms();	/* refused at accept */
 	send(fd, "P", 1, MSG_NOSIGNAL);
 	/* The reply, then the server's FIN. */
 	r = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
 	ck_assert_str_eq(r, "421 too many connections\r\n");
 	free(r);
-	ms = trickle_until_reset(fd, &t0, 10000);
+	ms = itest_trickle_until_reset(fd, t0, 10000, NULL);
 	close(fd);
 	for (i = 0; i < NNOISE; i++) {
 		r = itest_read_until(noise[i], NULL, ITEST_TIMEOUT_MS, NULL);
@@ -256,7 +216,7 @@ START_TEST(refused_cmd_client_that_trickles_is_closed)
 	    (NNOISE + 1));
 	ck_assert_uint_eq(accepted(&t, 0), 0);
 	close(held);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	itest_stop(&t);
 }
 END_TEST
@@ -306,7 +266,7 @@ START_TEST(burst_threads_are_joined_without_another_client)
 	}
 	for (i = 0; i < NBURST; i++)
 		close(fds[i]);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	/* The listener, the idle thread and at most 128 parked handlers. */
 	threads_expected = idle + 128;
 	ck_assert_msg(itest_eventually(threads_at_most_expected, &t, 5000),

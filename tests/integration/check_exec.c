@@ -12,7 +12,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <check.h>
 #include <dirent.h>
@@ -24,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -32,21 +30,7 @@
 #include "netaddr.h"
 
 #define CAT_BYTES	(256 * 1024)
-#define SLOW_MS		20000	/* a bulk transfer under a sanitizer */
 #define GONE_MS		3000	/* SIGTERM, SIGKILL a second later, reaped */
-
-static char tmpdir[64];		/* the test case's files: scripts, configs, log */
-static char logpath[128];	/* the server's log, when captured */
-static int saved_stderr = -1;	/* the real stderr, while the log is captured */
-
-static long
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Orphans of the programs come to us, to be reaped, as in main(). */
 static void
@@ -55,207 +39,29 @@ setup(void)
 	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 }
 
-static char *
-slurp(const char *path)
-{
-	size_t len = 0, size = 4096;
-	char *buf = malloc(size + 1);
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		while ((n = read(fd, buf + len, size - len)) > 0) {
-			if ((len += (size_t)n) == size)
-				buf = realloc(buf, (size *= 2) + 1);
-		}
-		close(fd);
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/* Sanitizers report on stderr too: show the captured log if one did. */
-static void
-log_release(void)
-{
-	char *log;
-
-	if (saved_stderr == -1)
-		return;
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	saved_stderr = -1;
-	log = slurp(logpath);
-	if (strstr(log, "Sanitizer") != NULL ||
-	    strstr(log, "runtime error") != NULL)
-		fputs(log, stderr);
-	free(log);
-}
-
-/* The test case's directory, made and removed by the runner, pass or fail. */
-static void
-tmp_create(void)
-{
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_exec.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void
-tmp_remove(void)
-{
-	char path[sizeof tmpdir + 300];
-	struct dirent *de;
-	DIR *d;
-
-	if ((d = opendir(tmpdir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(tmpdir);
-}
-
-/* A file in the test's directory; its path, static until the next call. */
+/*
+ * An executable /bin/sh script: its path, static till the next file. The
+ * file's fields know no shell quoting.
+ */
 static const char *
-tmp_file(const char *name, const char *text, mode_t mode)
-{
-	static char path[sizeof tmpdir + 64];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
-
-/* An executable /bin/sh script: the file's fields know no shell quoting. */
-static char *
 tmp_script(const char *name, const char *body)
 {
 	char text[1024];
 
 	snprintf(text, sizeof text, "#!/bin/sh\n%s\n", body);
-	return strdup(tmp_file(name, text, 0755));
+	return itest_tmp_file(name, text, 0755);
 }
 
-/* Start a server from a configuration file of these lines, and options. */
+/* A server of one exec channel running such a script, and options. */
 static void
-start_conf(struct itest *t, const char *lines, const char *options)
+start_script(struct itest *t, const char *name, const char *body,
+    const char *options)
 {
-	char cmdline[512];
+	char *cmdline;
 
-	snprintf(cmdline, sizeof cmdline, "-f %s %s",
-	    tmp_file("mpserver.conf", lines, 0644), options);
+	cmdline = itest_fmt("0:exec=%s %s", tmp_script(name, body), options);
 	itest_start(t, cmdline);
-}
-
-/* The server's log (debug level) into a file: before itest_start. */
-static void
-log_capture(void)
-{
-	int fd;
-
-	snprintf(logpath, sizeof logpath, "%s/log", tmpdir);
-	saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-	setenv("ITEST_LOG", "1", 1);
-}
-
-/*
- * The first whole line of the log with event=EVENT and KEY=VALUE (a whole
- * field), waiting up to ms for it; NULL if none. Caller frees.
- */
-static char *
-log_find(const char *event, const char *key, const char *value, int ms)
-{
-	char ev[64], kv[256], padded[4096], *buf, *line, *end, *found = NULL;
-	long start = ms_now();
-
-	snprintf(ev, sizeof ev, " event=%s ", event);
-	snprintf(kv, sizeof kv, " %s=%s ", key, value);
-	for (;;) {
-		buf = slurp(logpath);
-		for (line = buf; (end = strchr(line, '\n')) != NULL;
-		    line = end + 1) {
-			*end = '\0';
-			snprintf(padded, sizeof padded, "%s ", line);
-			if (strstr(padded, ev) != NULL &&
-			    strstr(padded, kv) != NULL) {
-				found = strdup(line);
-				break;
-			}
-		}
-		free(buf);
-		if (found != NULL || ms_now() - start > ms)
-			return found;
-		poll(NULL, 0, 10);
-	}
-}
-
-/* KEY's value in a log line, quotes kept; "" if absent. Static. */
-static const char *
-log_field(const char *line, const char *key)
-{
-	static char value[256];
-	char pat[64];
-	const char *p;
-	size_t n;
-
-	snprintf(pat, sizeof pat, " %s=", key);
-	value[0] = '\0';
-	if ((p = strstr(line, pat)) == NULL)
-		return value;
-	p += strlen(pat);
-	if (*p == '"') {
-		for (n = 1; p[n] != '\0' && p[n] != '"'; n++)
-			if (p[n] == '\\' && p[n + 1] != '\0')
-				n++;
-		n += p[n] == '"';
-	} else
-		n = strcspn(p, " ");
-	if (n >= sizeof value)
-		n = sizeof value - 1;
-	memcpy(value, p, n);
-	value[n] = '\0';
-	return value;
-}
-
-/* The conn= of the client on fd, from its accept line. */
-static char *
-conn_of(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char peer[NETADDR_STRLEN], *line, *conn;
-
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	netaddr_format((struct sockaddr *)&ss, peer, sizeof peer);
-	line = log_find("accept", "peer", peer, ITEST_TIMEOUT_MS);
-	ck_assert_msg(line != NULL, "no accept line for %s", peer);
-	conn = strdup(log_field(line, "conn"));
-	free(line);
-	return conn;
-}
-
-/* The close line of the client on fd. Caller frees. */
-static char *
-close_line_of(int fd)
-{
-	char *conn = conn_of(fd), *line;
-
-	line = log_find("close", "conn", conn, ITEST_TIMEOUT_MS);
-	ck_assert_msg(line != NULL, "no close line for conn %s", conn);
-	free(conn);
-	return line;
+	free(cmdline);
 }
 
 /* Processes whose parent is this one, zombies included, from /proc. */
@@ -292,10 +98,10 @@ count_children(void)
 static bool
 no_children_within(int ms)
 {
-	long start = ms_now();
+	long start = itest_now_ms();
 
 	while (count_children() != 0) {
-		if (ms_now() - start > ms)
+		if (itest_now_ms() - start > ms)
 			return false;
 		poll(NULL, 0, 10);
 	}
@@ -312,10 +118,10 @@ group_gone(pid_t pgid)
 static bool
 group_gone_within(pid_t pgid, int ms)
 {
-	long start = ms_now();
+	long start = itest_now_ms();
 
 	while (!group_gone(pgid)) {
-		if (ms_now() - start > ms)
+		if (itest_now_ms() - start > ms)
 			return false;
 		poll(NULL, 0, 10);
 	}
@@ -350,10 +156,15 @@ read_pid(int fd, pid_t *second)
 	return pid;
 }
 
-static bool
-nobody_active(struct itest *t)
+/* The close line of the client on fd says reason=REASON and KEY=VALUE. */
+static void
+closed_with(int fd, const char *reason, const char *key, const char *value)
 {
-	return server_active_clients(&t->t_server) == 0;
+	char *line = itest_close_line(fd, 0);
+
+	ck_assert_str_eq(itest_log_field(line, "reason"), reason);
+	ck_assert_str_eq(itest_log_field(line, key), value);
+	free(line);
 }
 
 static bool
@@ -363,135 +174,23 @@ one_rejected_for_resources(struct itest *t)
 	    cs_rejected[REJECT_RESOURCES]) == 1;
 }
 
-static bool
-stopping(struct itest *t)
-{
-	return atomic_load(&t->t_server.sv_stopping);
-}
-
-static char *
-pattern(size_t len)
-{
-	unsigned x = 12345;
-	char *p = malloc(len);
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		x = x * 1103515245 + 12345;
-		p[i] = (char)(x >> 16);
-	}
-	return p;
-}
-
-/* A thread sending a buffer, then maybe shutting the write side. */
-struct pump {
-	pthread_t	 p_thread;
-	int		 p_fd;
-	const char	*p_buf;
-	size_t		 p_len;
-	bool		 p_shut;	/* then shut the write side */
-	int		 p_errno;	/* 0: all sent (and shut) */
-};
-
-static void *
-pump_main(void *arg)
-{
-	struct pump *p = arg;
-	size_t off = 0;
-	ssize_t n;
-
-	while (off < p->p_len) {
-		n = send(p->p_fd, p->p_buf + off, p->p_len - off, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			p->p_errno = n == 0 ? EIO : errno;
-			return NULL;
-		}
-		off += (size_t)n;
-	}
-	if (p->p_shut && shutdown(p->p_fd, SHUT_WR) == -1)
-		p->p_errno = errno;
-	return NULL;
-}
-
-static void
-pump_start(struct pump *p, int fd, const char *buf, size_t len, bool shut)
-{
-	memset(p, 0, sizeof *p);
-	p->p_fd = fd;
-	p->p_buf = buf;
-	p->p_len = len;
-	p->p_shut = shut;
-	ck_assert_int_eq(pthread_create(&p->p_thread, NULL, pump_main, p), 0);
-}
-
 /* Exactly want bytes from fd, or fewer if it ends or ms pass. Caller frees. */
 static char *
 read_exact(int fd, size_t want, int ms, size_t *len)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char *buf = malloc(want);
-	long start = ms_now(), left;
+	long start = itest_now_ms(), left;
 	ssize_t n;
 
 	*len = 0;
-	while (*len < want && (left = ms - (ms_now() - start)) > 0 &&
+	while (*len < want && (left = ms - (itest_now_ms() - start)) > 0 &&
 	    poll(&pfd, 1, (int)left) == 1) {
 		if ((n = recv(fd, buf + *len, want - *len, 0)) <= 0)
 			break;
 		*len += (size_t)n;
 	}
 	return buf;
-}
-
-/* server_stop blocks for the grace: run it beside the test's clients. */
-struct stopper {
-	struct itest	*s_test;
-	pthread_t	 s_thread;
-	long		 s_start;
-	long		 s_ms;		/* how long server_stop took */
-};
-
-static void *
-stopper_main(void *arg)
-{
-	struct stopper *s = arg;
-
-	server_stop(&s->s_test->t_server);
-	s->s_ms = ms_now() - s->s_start;
-	return NULL;
-}
-
-static void
-stop_in_background(struct stopper *s, struct itest *t)
-{
-	s->s_test = t;
-	s->s_start = ms_now();
-	ck_assert_int_eq(pthread_create(&s->s_thread, NULL, stopper_main, s),
-	    0);
-	ck_assert(itest_eventually(stopping, t, ITEST_TIMEOUT_MS));
-}
-
-static void
-stop_join(struct stopper *s)
-{
-	int i;
-
-	pthread_join(s->s_thread, NULL);
-	options_free(&s->s_test->t_opts);
-	for (i = 0; i < s->s_test->t_argc; i++)
-		free(s->s_test->t_argv[i]);
-}
-
-static void
-linger0_close(int fd)
-{
-	struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l),
-	    0);
-	close(fd);
 }
 
 /* The lowest soft limit that leaves exactly `spare` descriptor numbers free. */
@@ -516,24 +215,24 @@ START_TEST(cat_relays_both_ways)
 {
 	struct channel_stats *cs;
 	struct itest t;
-	struct pump p;
+	struct itest_pump p;
 	char *data, *got;
 	size_t len;
 	int fd;
 
 	itest_start(&t, "0:exec=/bin/cat");
 	cs = itest_channel(&t, 0)->ch_stats;
-	data = pattern(CAT_BYTES);
+	data = itest_pattern(CAT_BYTES);
 	fd = itest_connect(itest_port(&t, 0));
-	pump_start(&p, fd, data, CAT_BYTES, true);
-	got = itest_read_until(fd, NULL, SLOW_MS, &len);
+	itest_pump_start(&p, fd, data, CAT_BYTES, true);
+	got = itest_read_until(fd, NULL, ITEST_SLOW_MS, &len);
 	pthread_join(p.p_thread, NULL);
 	ck_assert_msg(p.p_errno == 0, "send: %s", strerror(p.p_errno));
 	ck_assert_uint_eq(len, CAT_BYTES);
 	ck_assert(memcmp(got, data, CAT_BYTES) == 0);
 	/* Our EOF closed cat's stdin, cat exited, and we saw the EOF. */
 	ck_assert(itest_closed(fd, ITEST_TIMEOUT_MS));
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	ck_assert_uint_eq(stats_get(cs->cs_bytes_in), CAT_BYTES);
 	ck_assert_uint_eq(stats_get(cs->cs_bytes_out), CAT_BYTES);
 	ck_assert_uint_eq(stats_get(cs->cs_accepted), 1);
@@ -555,13 +254,14 @@ START_TEST(environment_is_exactly_ucspi)
 	uint16_t port;
 	int fd;
 
-	log_capture();
-	start_conf(&t, "0 exec env=FOO=bar env=X=a=b -- /usr/bin/env\n", "");
+	itest_capture();
+	itest_start_file(&t, "0 exec env=FOO=bar env=X=a=b -- /usr/bin/env\n",
+	    "");
 	port = itest_port(&t, 0);
 	fd = itest_connect(port);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &sslen), 0);
 	out = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
-	conn = conn_of(fd);
+	conn = itest_conn_of(fd, 0);
 	asprintf(&want[0], "PATH=/usr/local/bin:/usr/bin:/bin");
 	asprintf(&want[1], "PROTO=TCP");
 	asprintf(&want[2], "TCPREMOTEIP=127.0.0.1");
@@ -593,35 +293,34 @@ END_TEST
 START_TEST(stderr_is_logged_never_sent)
 {
 	struct itest t;
-	char cmdline[256], *script, *out, *line;
+	char *out, *line;
 	int fd;
 
-	log_capture();
-	script = tmp_script("stderr.sh", "echo out\necho err one >&2\n"
-	    "echo out2\nprintf 'err two' >&2");
-	snprintf(cmdline, sizeof cmdline, "0:exec=%s", script);
-	itest_start(&t, cmdline);
+	itest_capture();
+	start_script(&t, "stderr.sh", "echo out\necho err one >&2\n"
+	    "echo out2\nprintf 'err two' >&2", "");
 	fd = itest_connect(itest_port(&t, 0));
 	out = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
 	ck_assert_str_eq(out, "out\nout2\n");
 	free(out);
-	line = log_find("stderr", "data", "\"err one\"", ITEST_TIMEOUT_MS);
+	line = itest_capture_find("stderr", 0, "data", "\"err one\"",
+	    ITEST_TIMEOUT_MS);
 	ck_assert_msg(line != NULL, "no stderr line for \"err one\"");
-	ck_assert_str_eq(log_field(line, "level"), "warn");
+	ck_assert_str_eq(itest_log_field(line, "level"), "warn");
 	free(line);
 	/* The last line has no newline: logged once the program is gone. */
-	line = log_find("stderr", "data", "\"err two\"", ITEST_TIMEOUT_MS);
+	line = itest_capture_find("stderr", 0, "data", "\"err two\"",
+	    ITEST_TIMEOUT_MS);
 	ck_assert_msg(line != NULL, "no stderr line for \"err two\"");
 	free(line);
-	line = close_line_of(fd);
-	ck_assert_str_eq(log_field(line, "bytes_out"), "9");
-	ck_assert_str_eq(log_field(line, "reason"), "done");
-	ck_assert_str_eq(log_field(line, "exit"), "0");
+	line = itest_close_line(fd, 0);
+	ck_assert_str_eq(itest_log_field(line, "bytes_out"), "9");
+	ck_assert_str_eq(itest_log_field(line, "reason"), "done");
+	ck_assert_str_eq(itest_log_field(line, "exit"), "0");
 	free(line);
 	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->
 	    cs_bytes_out), 9);
 	close(fd);
-	free(script);
 	ck_assert(no_children_within(GONE_MS));
 	itest_stop(&t);
 }
@@ -635,7 +334,7 @@ pgrp_of(pid_t pid)
 	int pgrp = -1;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	buf = slurp(path);
+	buf = itest_slurp(path);
 	if ((p = strrchr(buf, ')')) == NULL ||
 	    sscanf(p + 1, " %*c %*d %d", &pgrp) != 1)
 		pgrp = -1;
@@ -646,14 +345,12 @@ pgrp_of(pid_t pid)
 START_TEST(detached_grandchild_leaves_nothing)
 {
 	struct itest t;
-	char cmdline[256], *script, *out;
+	char *out;
 	pid_t pid, child, pgrp;
 	int fd;
 
-	script = tmp_script("orphan.sh",
-	    "sleep 60 </dev/null >/dev/null 2>&1 &\necho $$ $!");
-	snprintf(cmdline, sizeof cmdline, "0:exec=%s", script);
-	itest_start(&t, cmdline);
+	start_script(&t, "orphan.sh",
+	    "sleep 60 </dev/null >/dev/null 2>&1 &\necho $$ $!", "");
 	fd = itest_connect(itest_port(&t, 0));
 	pid = read_pid(fd, &child);
 	/* The program's pid is its process group; the grandchild is in it. */
@@ -666,7 +363,6 @@ START_TEST(detached_grandchild_leaves_nothing)
 	assert_group_gone(pid, "orphan.sh");
 	ck_assert(no_children_within(GONE_MS));
 	close(fd);
-	free(script);
 	itest_stop(&t);
 }
 END_TEST
@@ -675,30 +371,26 @@ END_TEST
 START_TEST(program_exit_ends_client_despite_grandchild)
 {
 	struct itest t;
-	char cmdline[256], *script;
 	pid_t pid, child, pgrp;
 	long start;
 	bool closed;
 	int fd;
 
-	script = tmp_script("holder.sh", "sleep 60 &\necho $$ $!");
-	snprintf(cmdline, sizeof cmdline, "0:exec=%s", script);
-	itest_start(&t, cmdline);
+	start_script(&t, "holder.sh", "sleep 60 &\necho $$ $!", "");
 	fd = itest_connect(itest_port(&t, 0));
 	pid = read_pid(fd, &child);
 	if ((pgrp = pgrp_of(child)) != -1)
 		ck_assert_int_eq(pgrp, pid);
-	start = ms_now();
+	start = itest_now_ms();
 	closed = itest_closed(fd, GONE_MS);
 	if (!closed)
 		kill(-pid, SIGKILL);
 	ck_assert_msg(closed, "holder.sh exited at once, but its client was "
 	    "still open %ld ms later (its sleep holds stdout)",
-	    ms_now() - start);
+	    itest_now_ms() - start);
 	assert_group_gone(pid, "holder.sh");
 	ck_assert(no_children_within(GONE_MS));
 	close(fd);
-	free(script);
 	itest_stop(&t);
 }
 END_TEST
@@ -707,20 +399,16 @@ END_TEST
 START_TEST(client_close_ends_program_group)
 {
 	struct itest t;
-	char cmdline[256], *script;
 	pid_t pid;
 	int fd;
 
-	script = tmp_script("holder.sh", "sleep 60 &\necho $$ $!");
-	snprintf(cmdline, sizeof cmdline, "0:exec=%s", script);
-	itest_start(&t, cmdline);
+	start_script(&t, "holder.sh", "sleep 60 &\necho $$ $!", "");
 	fd = itest_connect(itest_port(&t, 0));
 	pid = read_pid(fd, NULL);
 	close(fd);
 	assert_group_gone(pid, "holder.sh after its client closed");
 	ck_assert(no_children_within(GONE_MS));
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
-	free(script);
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	itest_stop(&t);
 }
 END_TEST
@@ -728,16 +416,14 @@ END_TEST
 START_TEST(client_reset_kills_its_group_only)
 {
 	struct itest t;
-	struct pump p;
-	char cmdline[256], *script, *r, *data, *line, *conn_a;
+	struct itest_pump p;
+	char *r, *data, *line, *conn_a;
 	pid_t pa, pb;
 	size_t len;
 	int a, b;
 
-	log_capture();
-	script = tmp_script("pidcat.sh", "echo $$\nexec /bin/cat");
-	snprintf(cmdline, sizeof cmdline, "0:exec=%s", script);
-	itest_start(&t, cmdline);
+	itest_capture();
+	start_script(&t, "pidcat.sh", "echo $$\nexec /bin/cat", "");
 	a = itest_connect(itest_port(&t, 0));
 	b = itest_connect(itest_port(&t, 0));
 	pa = read_pid(a, NULL);
@@ -747,14 +433,14 @@ START_TEST(client_reset_kills_its_group_only)
 	r = itest_read_until(a, "a", ITEST_TIMEOUT_MS, NULL);
 	ck_assert_str_eq(r, "a");
 	free(r);
-	conn_a = conn_of(a);
-	linger0_close(a);
+	conn_a = itest_conn_of(a, 0);
+	itest_reset(a);
 
 	/* b is relayed on, byte-exact, while a's program is killed. */
-	data = pattern(CAT_BYTES);
-	pump_start(&p, b, data, CAT_BYTES, false);
+	data = itest_pattern(CAT_BYTES);
+	itest_pump_start(&p, b, data, CAT_BYTES, false);
 	assert_group_gone(pa, "the program of the client that reset");
-	r = read_exact(b, CAT_BYTES, SLOW_MS, &len);
+	r = read_exact(b, CAT_BYTES, ITEST_SLOW_MS, &len);
 	pthread_join(p.p_thread, NULL);
 	ck_assert_int_eq(p.p_errno, 0);
 	ck_assert_uint_eq(len, CAT_BYTES);
@@ -765,39 +451,33 @@ START_TEST(client_reset_kills_its_group_only)
 	ck_assert(itest_closed(b, ITEST_TIMEOUT_MS));
 	assert_group_gone(pb, "the program of the client that closed");
 
-	line = log_find("close", "conn", conn_a, ITEST_TIMEOUT_MS);
+	line = itest_capture_find("close", 0, "conn", conn_a, ITEST_TIMEOUT_MS);
 	ck_assert_ptr_nonnull(line);
-	ck_assert_str_eq(log_field(line, "reason"), "reset");
+	ck_assert_str_eq(itest_log_field(line, "reason"), "reset");
 	free(line);
-	line = close_line_of(b);
-	ck_assert_str_eq(log_field(line, "reason"), "done");
-	ck_assert_str_eq(log_field(line, "exit"), "0");
-	free(line);
+	closed_with(b, "done", "exit", "0");
 	ck_assert(no_children_within(GONE_MS));
 	close(b);
 	free(conn_a);
 	free(data);
-	free(script);
 	itest_stop(&t);
 }
 END_TEST
 
 START_TEST(shutdown_lets_relay_finish)
 {
-	struct stopper s;
+	struct itest_stopper s;
 	struct itest t;
-	char cmdline[256], *script, *r;
+	char *r;
 	uint16_t port;
 	int fd;
 
-	script = tmp_script("pidcat.sh", "echo $$\nexec /bin/cat");
-	snprintf(cmdline, sizeof cmdline, "0:exec=%s --shutdown-grace 5",
-	    script);
-	itest_start(&t, cmdline);
+	start_script(&t, "pidcat.sh", "echo $$\nexec /bin/cat",
+	    "--shutdown-grace 5");
 	port = itest_port(&t, 0);
 	fd = itest_connect(port);
 	read_pid(fd, NULL);
-	stop_in_background(&s, &t);
+	itest_stop_in_background(&s, &t);
 	/* In the grace the relay works on, both ways. */
 	itest_sends(fd, "during the grace\n");
 	r = itest_read_until(fd, "\n", ITEST_TIMEOUT_MS, NULL);
@@ -806,77 +486,65 @@ START_TEST(shutdown_lets_relay_finish)
 	/* cat ends in time: our EOF, its EOF, and server_stop returns early. */
 	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
 	ck_assert(itest_closed(fd, ITEST_TIMEOUT_MS));
-	stop_join(&s);
+	itest_stop_join(&s);
 	ck_assert_msg(s.s_ms < 4000, "server_stop took %ld ms (grace 5 s)",
 	    s.s_ms);
 	ck_assert(no_children_within(GONE_MS));
 	close(fd);
-	free(script);
 }
 END_TEST
 
 START_TEST(idle_kills_program_ignoring_sigterm)
 {
 	struct itest t;
-	char lines[256], *script, *line;
+	char lines[256];
 	long start, ms;
 	pid_t pid;
 	int fd;
 
-	log_capture();
-	script = tmp_script("stubborn.sh", "trap '' TERM\necho $$\nsleep 60");
-	snprintf(lines, sizeof lines, "0 exec idle-timeout=1 -- %s\n", script);
-	start_conf(&t, lines, "");
-	start = ms_now();
+	itest_capture();
+	snprintf(lines, sizeof lines, "0 exec idle-timeout=1 -- %s\n",
+	    tmp_script("stubborn.sh", "trap '' TERM\necho $$\nsleep 60"));
+	itest_start_file(&t, lines, "");
+	start = itest_now_ms();
 	fd = itest_connect(itest_port(&t, 0));
 	pid = read_pid(fd, NULL);
 	/* Idle after 1 s: SIGTERM, shrugged off; SIGKILL a second later. */
 	ck_assert(itest_closed(fd, 6000));
-	ms = ms_now() - start;
+	ms = itest_now_ms() - start;
 	ck_assert_msg(ms >= 1800 && ms < 4000, "closed %ld ms after connect "
 	    "(idle-timeout=1, SIGKILL 1 s after SIGTERM)", ms);
 	assert_group_gone(pid, "stubborn.sh");
-	line = close_line_of(fd);
-	ck_assert_str_eq(log_field(line, "reason"), "idle_timeout");
-	ck_assert_str_eq(log_field(line, "signal"), "KILL");
-	free(line);
+	closed_with(fd, "idle_timeout", "signal", "KILL");
 	ck_assert(no_children_within(GONE_MS));
 	close(fd);
-	free(script);
 	itest_stop(&t);
 }
 END_TEST
 
 START_TEST(grace_over_kills_program)
 {
-	struct stopper s;
+	struct itest_stopper s;
 	struct itest t;
-	char cmdline[256], *script, *line;
 	pid_t pid;
 	int fd;
 
-	log_capture();
-	script = tmp_script("stubborn.sh", "trap '' TERM\necho $$\nsleep 60");
-	snprintf(cmdline, sizeof cmdline, "0:exec=%s --shutdown-grace 1",
-	    script);
-	itest_start(&t, cmdline);
+	itest_capture();
+	start_script(&t, "stubborn.sh", "trap '' TERM\necho $$\nsleep 60",
+	    "--shutdown-grace 1");
 	fd = itest_connect(itest_port(&t, 0));
 	pid = read_pid(fd, NULL);
-	stop_in_background(&s, &t);
+	itest_stop_in_background(&s, &t);
 	ck_assert(itest_closed(fd, 6000));
-	stop_join(&s);
+	itest_stop_join(&s);
 	/* Grace 1 s, SIGTERM shrugged off, SIGKILL 1 s later, all reaped. */
 	ck_assert_msg(s.s_ms >= 1800 && s.s_ms < 5000,
 	    "server_stop took %ld ms", s.s_ms);
 	ck_assert_msg(group_gone(pid), "stubborn.sh's group outlived "
 	    "server_stop");
 	ck_assert(no_children_within(GONE_MS));
-	line = close_line_of(fd);
-	ck_assert_str_eq(log_field(line, "reason"), "forced");
-	ck_assert_str_eq(log_field(line, "signal"), "KILL");
-	free(line);
+	closed_with(fd, "forced", "signal", "KILL");
 	close(fd);
-	free(script);
 }
 END_TEST
 
@@ -907,7 +575,7 @@ START_TEST(out_of_descriptors_is_resources)
 	ck_assert(closed);
 	ck_assert(itest_eventually(one_rejected_for_resources, &t,
 	    ITEST_TIMEOUT_MS));
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	ck_assert_uint_eq(stats_get(cs->cs_accepted), 0);
 	ck_assert(no_children_within(GONE_MS));
 
@@ -930,11 +598,8 @@ static Suite *
 exec_suite(void)
 {
 	Suite *s = suite_create("exec");
-	TCase *tc = tcase_create("Core");
+	TCase *tc = itest_tcase_tmp("Core", setup, 60);
 
-	tcase_add_unchecked_fixture(tc, tmp_create, tmp_remove);
-	tcase_add_checked_fixture(tc, setup, log_release);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, cat_relays_both_ways);
 	tcase_add_test(tc, environment_is_exactly_ucspi);
 	tcase_add_test(tc, stderr_is_logged_never_sent);
@@ -942,10 +607,7 @@ exec_suite(void)
 	tcase_add_test(tc, shutdown_lets_relay_finish);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("Errors");
-	tcase_add_unchecked_fixture(tc, tmp_create, tmp_remove);
-	tcase_add_checked_fixture(tc, setup, log_release);
-	tcase_set_timeout(tc, 60);
+	tc = itest_tcase_tmp("Errors", setup, 60);
 	tcase_add_test(tc, program_exit_ends_client_despite_grandchild);
 	tcase_add_test(tc, client_close_ends_program_group);
 	tcase_add_test(tc, client_reset_kills_its_group_only);

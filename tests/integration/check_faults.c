@@ -43,12 +43,6 @@ __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr,
 }
 
 static bool
-nobody_active(struct itest *t)
-{
-	return server_active_clients(&t->t_server) == 0;
-}
-
-static bool
 paused(struct itest *t)
 {
 	return stats_get(itest_channel(t, 0)->ch_stats->cs_pauses) > 0;
@@ -83,7 +77,7 @@ START_TEST(no_thread_refuses_one_client)
 	ck_assert_uint_eq(strncmp(r, "220 ", 4), 0);
 	free(r);
 	close(fd);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	ck_assert_uint_eq(stats_get(ch->ch_stats->cs_accepted), 1);
 	itest_stop(&t);
 }
@@ -141,7 +135,7 @@ START_TEST(out_of_descriptors_pauses_and_recovers)
 		free(r);
 		close(fds[i]);
 	}
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->cs_accepted),
 	    NCLIENTS);
 	itest_stop(&t);

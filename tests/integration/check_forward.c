@@ -9,21 +9,16 @@
  * Upstreams other than the echo server are listening sockets of the test.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -32,178 +27,27 @@
 #include "proxyproto.h"
 
 #define MIB		(1024 * 1024)
-#define SLOW_MS		20000	/* a bulk transfer under a sanitizer */
 
-static char tmpdir[64];		/* the test case's files: config, log */
-static char logpath[128];	/* the server's log, when captured */
-static int saved_stderr = -1;	/* the real stderr, while the log is captured */
-
-static long
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-static char *
-slurp(const char *path)
-{
-	size_t len = 0, size = 4096;
-	char *buf = malloc(size + 1);
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		while ((n = read(fd, buf + len, size - len)) > 0) {
-			if ((len += (size_t)n) == size)
-				buf = realloc(buf, (size *= 2) + 1);
-		}
-		close(fd);
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/* Sanitizers report on stderr too: show the captured log if one did. */
+/* A forward channel to 127.0.0.1:port from the command line, and options. */
 static void
-log_release(void)
+start_to(struct itest *t, uint16_t port, const char *options)
 {
-	char *log;
+	char *cmdline;
 
-	if (saved_stderr == -1)
-		return;
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	saved_stderr = -1;
-	log = slurp(logpath);
-	if (strstr(log, "Sanitizer") != NULL ||
-	    strstr(log, "runtime error") != NULL)
-		fputs(log, stderr);
-	free(log);
-}
-
-/* The test case's directory, made and removed by the runner, pass or fail. */
-static void
-tmp_create(void)
-{
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_forward.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void
-tmp_remove(void)
-{
-	char path[sizeof tmpdir + 300];
-	struct dirent *de;
-	DIR *d;
-
-	if ((d = opendir(tmpdir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(tmpdir);
+	cmdline = itest_fmt("0:forward=127.0.0.1:%u %s", port, options);
+	itest_start(t, cmdline);
+	free(cmdline);
 }
 
 /* A forward channel to 127.0.0.1:port with a file line's settings. */
 static void
-start_forward(struct itest *t, uint16_t port, const char *settings,
-    const char *options)
+start_forward(struct itest *t, uint16_t port, const char *settings)
 {
-	char path[sizeof tmpdir + 32], line[256], cmdline[512];
-	int fd;
+	char line[256];
 
-	snprintf(path, sizeof path, "%s/mpserver.conf", tmpdir);
 	snprintf(line, sizeof line, "0 forward to=127.0.0.1:%u %s\n", port,
 	    settings);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
-	close(fd);
-	snprintf(cmdline, sizeof cmdline, "-f %s %s", path, options);
-	itest_start(t, cmdline);
-}
-
-/* The server's log (debug level) into a file: before itest_start. */
-static void
-log_capture(void)
-{
-	int fd;
-
-	snprintf(logpath, sizeof logpath, "%s/log", tmpdir);
-	saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-	setenv("ITEST_LOG", "1", 1);
-}
-
-/*
- * The first whole line of the log with event=EVENT, port=PORT and
- * KEY=VALUE (whole fields), waiting up to ms; NULL if none. Caller frees.
- */
-static char *
-log_find(const char *event, uint16_t port, const char *key, const char *value,
-    int ms)
-{
-	char ev[64], kv[256], padded[4096], *buf, *line, *end, *found = NULL;
-	long start = ms_now();
-
-	snprintf(ev, sizeof ev, " event=%s port=%u ", event, port);
-	snprintf(kv, sizeof kv, " %s=%s ", key, value);
-	for (;;) {
-		buf = slurp(logpath);
-		for (line = buf; (end = strchr(line, '\n')) != NULL;
-		    line = end + 1) {
-			*end = '\0';
-			snprintf(padded, sizeof padded, "%s ", line);
-			if (strstr(padded, ev) != NULL &&
-			    strstr(padded, kv) != NULL) {
-				found = strdup(line);
-				break;
-			}
-		}
-		free(buf);
-		if (found != NULL || ms_now() - start > ms)
-			return found;
-		poll(NULL, 0, 10);
-	}
-}
-
-/* KEY's value in a log line, quotes kept; "" if absent. Static. */
-static const char *
-log_field(const char *line, const char *key)
-{
-	static char value[256];
-	char pat[64];
-	const char *p;
-	size_t n;
-
-	snprintf(pat, sizeof pat, " %s=", key);
-	value[0] = '\0';
-	if ((p = strstr(line, pat)) == NULL)
-		return value;
-	p += strlen(pat);
-	if (*p == '"') {
-		for (n = 1; p[n] != '\0' && p[n] != '"'; n++)
-			if (p[n] == '\\' && p[n + 1] != '\0')
-				n++;
-		n += p[n] == '"';
-	} else
-		n = strcspn(p, " ");
-	if (n >= sizeof value)
-		n = sizeof value - 1;
-	memcpy(value, p, n);
-	value[n] = '\0';
-	return value;
+	itest_start_file(t, line, "");
 }
 
 /* "127.0.0.1:53422": where fd is bound (local) or connected to. */
@@ -222,39 +66,11 @@ sock_name(int fd, bool local, char *buf, size_t size)
 	netaddr_format((struct sockaddr *)&ss, buf, size);
 }
 
-/* The close line of the client on fd (still open), on the server's port. */
-static char *
-close_line_of(int fd, uint16_t port)
-{
-	char peer[NETADDR_STRLEN], conn[32], *line;
-
-	sock_name(fd, true, peer, sizeof peer);
-	line = log_find("accept", port, "peer", peer, ITEST_TIMEOUT_MS);
-	ck_assert_msg(line != NULL, "no accept line for %s", peer);
-	snprintf(conn, sizeof conn, "%s", log_field(line, "conn"));
-	free(line);
-	line = log_find("close", port, "conn", conn, ITEST_TIMEOUT_MS);
-	ck_assert_msg(line != NULL, "no close line for conn %s", conn);
-	return line;
-}
-
-static bool
-nobody_active(struct itest *t)
-{
-	return server_active_clients(&t->t_server) == 0;
-}
-
 static bool
 one_upstream_failure(struct itest *t)
 {
 	return stats_get(itest_channel(t, 0)->ch_stats->cs_upstream_failures) ==
 	    1;
-}
-
-static bool
-stopping(struct itest *t)
-{
-	return atomic_load(&t->t_server.sv_stopping);
 }
 
 static struct channel_stats *
@@ -267,18 +83,8 @@ stats_of(struct itest *t)
 static int
 upstream_listen(int backlog, uint16_t *port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof sin;
-	int fd;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(listen(fd, backlog), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
+	*port = 0;
+	return itest_listen(port, backlog);
 }
 
 /* The forwarded connection, within the test's timeout. */
@@ -316,11 +122,11 @@ static int
 stream_end(int fd, int ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	long start = ms_now(), left;
+	long start = itest_now_ms(), left;
 	char buf[4096];
 	ssize_t n;
 
-	while ((left = ms - (ms_now() - start)) > 0) {
+	while ((left = ms - (itest_now_ms() - start)) > 0) {
 		if (poll(&pfd, 1, (int)left) != 1)
 			break;
 		if ((n = recv(fd, buf, sizeof buf, 0)) == 0)
@@ -331,135 +137,37 @@ stream_end(int fd, int ms)
 	return ETIMEDOUT;
 }
 
-static void
-linger0_close(int fd)
-{
-	struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l),
-	    0);
-	close(fd);
-}
-
-static char *
-pattern(size_t len)
-{
-	unsigned x = 54321;
-	char *p = malloc(len);
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		x = x * 1103515245 + 12345;
-		p[i] = (char)(x >> 16);
-	}
-	return p;
-}
-
-/* A thread sending a buffer, then shutting the write side. */
-struct pump {
-	pthread_t	 p_thread;
-	int		 p_fd;
-	const char	*p_buf;
-	size_t		 p_len;
-	int		 p_errno;	/* 0: all sent and shut */
-};
-
-static void *
-pump_main(void *arg)
-{
-	struct pump *p = arg;
-	size_t off = 0;
-	ssize_t n;
-
-	while (off < p->p_len) {
-		n = send(p->p_fd, p->p_buf + off, p->p_len - off, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			p->p_errno = n == 0 ? EIO : errno;
-			return NULL;
-		}
-		off += (size_t)n;
-	}
-	if (shutdown(p->p_fd, SHUT_WR) == -1)
-		p->p_errno = errno;
-	return NULL;
-}
-
-/* server_stop blocks for the grace: run it beside the test's clients. */
-struct stopper {
-	struct itest	*s_test;
-	pthread_t	 s_thread;
-	long		 s_start;
-	long		 s_ms;		/* how long server_stop took */
-};
-
-static void *
-stopper_main(void *arg)
-{
-	struct stopper *s = arg;
-
-	server_stop(&s->s_test->t_server);
-	s->s_ms = ms_now() - s->s_start;
-	return NULL;
-}
-
-static void
-stop_in_background(struct stopper *s, struct itest *t)
-{
-	s->s_test = t;
-	s->s_start = ms_now();
-	ck_assert_int_eq(pthread_create(&s->s_thread, NULL, stopper_main, s),
-	    0);
-	ck_assert(itest_eventually(stopping, t, ITEST_TIMEOUT_MS));
-}
-
-static void
-stop_join(struct stopper *s)
-{
-	int i;
-
-	pthread_join(s->s_thread, NULL);
-	options_free(&s->s_test->t_opts);
-	for (i = 0; i < s->s_test->t_argc; i++)
-		free(s->s_test->t_argv[i]);
-}
-
 START_TEST(mib_both_ways_through_echo)
 {
 	struct itest echo, fwd;
-	struct pump p;
-	char cmdline[64], *data, *got, *line;
+	struct itest_pump p;
+	char *data, *got, *line;
 	uint16_t port;
 	size_t len;
 	int fd;
 
-	log_capture();
+	itest_capture();
 	itest_start(&echo, "0:echo");
-	snprintf(cmdline, sizeof cmdline, "0:forward=127.0.0.1:%u",
-	    itest_port(&echo, 0));
-	itest_start(&fwd, cmdline);
+	start_to(&fwd, itest_port(&echo, 0), "");
 	port = itest_port(&fwd, 0);
-	data = pattern(MIB);
+	data = itest_pattern(MIB);
 	fd = itest_connect(port);
-	memset(&p, 0, sizeof p);
-	p.p_fd = fd;
-	p.p_buf = data;
-	p.p_len = MIB;
-	ck_assert_int_eq(pthread_create(&p.p_thread, NULL, pump_main, &p), 0);
-	got = itest_read_until(fd, NULL, SLOW_MS, &len);
+	itest_pump_start(&p, fd, data, MIB, true);
+	got = itest_read_until(fd, NULL, ITEST_SLOW_MS, &len);
 	pthread_join(p.p_thread, NULL);
 	ck_assert_msg(p.p_errno == 0, "send: %s", strerror(p.p_errno));
 	ck_assert_uint_eq(len, MIB);
 	ck_assert(memcmp(got, data, MIB) == 0);
 	ck_assert_int_eq(stream_end(fd, 1000), 0);
-	line = close_line_of(fd, port);
-	ck_assert_str_eq(log_field(line, "bytes_in"), "1048576");
-	ck_assert_str_eq(log_field(line, "bytes_out"), "1048576");
-	ck_assert_str_eq(log_field(line, "reason"), "done");
+	line = itest_close_line(fd, port);
+	ck_assert_str_eq(itest_log_field(line, "bytes_in"), "1048576");
+	ck_assert_str_eq(itest_log_field(line, "bytes_out"), "1048576");
+	ck_assert_str_eq(itest_log_field(line, "reason"), "done");
 	free(line);
-	ck_assert(itest_eventually(nobody_active, &fwd, ITEST_TIMEOUT_MS));
-	ck_assert(itest_eventually(nobody_active, &echo, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &fwd,
+	    ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &echo,
+	    ITEST_TIMEOUT_MS));
 	ck_assert_uint_eq(stats_get(stats_of(&fwd)->cs_bytes_in), MIB);
 	ck_assert_uint_eq(stats_get(stats_of(&fwd)->cs_bytes_out), MIB);
 	ck_assert_uint_eq(stats_get(stats_of(&echo)->cs_bytes_in), MIB);
@@ -476,13 +184,11 @@ END_TEST
 START_TEST(half_close_both_ways)
 {
 	struct itest t;
-	char cmdline[64];
 	uint16_t up;
 	int lfd, c, u;
 
 	lfd = upstream_listen(8, &up);
-	snprintf(cmdline, sizeof cmdline, "0:forward=127.0.0.1:%u", up);
-	itest_start(&t, cmdline);
+	start_to(&t, up, "");
 
 	/* The client half-closes first; the upstream still answers. */
 	c = itest_connect(itest_port(&t, 0));
@@ -497,7 +203,7 @@ START_TEST(half_close_both_ways)
 	ck_assert_int_eq(stream_end(c, ITEST_TIMEOUT_MS), 0);
 	close(u);
 	close(c);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 
 	/* The upstream half-closes first; the client still sends. */
 	c = itest_connect(itest_port(&t, 0));
@@ -512,7 +218,7 @@ START_TEST(half_close_both_ways)
 	ck_assert_int_eq(stream_end(u, ITEST_TIMEOUT_MS), 0);
 	close(u);
 	close(c);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	ck_assert_uint_eq(stats_get(stats_of(&t)->cs_bytes_in), 8);
 	ck_assert_uint_eq(stats_get(stats_of(&t)->cs_bytes_out), 9);
 	close(lfd);
@@ -535,7 +241,7 @@ START_TEST(proxy_header_names_the_client)
 
 	lfd = upstream_listen(8, &up);
 	snprintf(settings, sizeof settings, "proxy-protocol=v%d", _i);
-	start_forward(&t, up, settings, "");
+	start_forward(&t, up, settings);
 	c = itest_connect(itest_port(&t, 0));
 	itest_sends(c, "hello");
 	u = upstream_accept(lfd);
@@ -565,7 +271,7 @@ START_TEST(proxy_header_names_the_client)
 	ck_assert_int_eq(stream_end(u, ITEST_TIMEOUT_MS), 0);
 	close(u);
 	ck_assert_int_eq(stream_end(c, ITEST_TIMEOUT_MS), 0);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	/* The header is ours, not the client's. */
 	ck_assert_uint_eq(stats_get(stats_of(&t)->cs_bytes_in), 5);
 	close(c);
@@ -576,22 +282,19 @@ END_TEST
 
 START_TEST(grace_keeps_relaying_then_cuts)
 {
-	struct stopper s;
+	struct itest_stopper s;
 	struct itest t;
-	char cmdline[64];
 	uint16_t up;
 	int lfd, c, u;
 	long ms;
 
 	lfd = upstream_listen(8, &up);
-	snprintf(cmdline, sizeof cmdline,
-	    "0:forward=127.0.0.1:%u --shutdown-grace 2", up);
-	itest_start(&t, cmdline);
+	start_to(&t, up, "--shutdown-grace 2");
 	c = itest_connect(itest_port(&t, 0));
 	u = upstream_accept(lfd);
 	itest_sends(c, "before");
 	expect(u, "before");
-	stop_in_background(&s, &t);
+	itest_stop_in_background(&s, &t);
 	/* In the grace bytes still flow, both ways. */
 	itest_sends(c, "during");
 	expect(u, "during");
@@ -599,11 +302,11 @@ START_TEST(grace_keeps_relaying_then_cuts)
 	expect(c, "reply");
 	/* Then the grace is over: both sides are cut. */
 	ck_assert(itest_closed(c, 6000));
-	ms = ms_now() - s.s_start;
+	ms = itest_now_ms() - s.s_start;
 	ck_assert_msg(ms >= 1800 && ms < 4500, "client cut %ld ms after the "
 	    "shutdown began (grace 2 s)", ms);
 	ck_assert(itest_closed(u, ITEST_TIMEOUT_MS));
-	stop_join(&s);
+	itest_stop_join(&s);
 	ck_assert_msg(s.s_ms < 5000, "server_stop took %ld ms", s.s_ms);
 	close(c);
 	close(u);
@@ -614,22 +317,20 @@ END_TEST
 START_TEST(upstream_reset_reaches_client)
 {
 	struct itest t;
-	char cmdline[64];
 	uint16_t up;
 	int lfd, c, u;
 
 	lfd = upstream_listen(8, &up);
-	snprintf(cmdline, sizeof cmdline, "0:forward=127.0.0.1:%u", up);
-	itest_start(&t, cmdline);
+	start_to(&t, up, "");
 	c = itest_connect(itest_port(&t, 0));
 	u = upstream_accept(lfd);
 	itest_sends(c, "x");
 	expect(u, "x");
 	itest_sends(u, "y");
 	expect(c, "y");
-	linger0_close(u);
+	itest_reset(u);
 	ck_assert_int_eq(stream_end(c, ITEST_TIMEOUT_MS), ECONNRESET);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	close(c);
 	close(lfd);
 	itest_stop(&t);
@@ -639,23 +340,23 @@ END_TEST
 START_TEST(client_reset_reaches_upstream)
 {
 	struct itest t;
-	char cmdline[64], *line;
+	char *line;
 	uint16_t up, port;
 	int lfd, c, u;
 
-	log_capture();
+	itest_capture();
 	lfd = upstream_listen(8, &up);
-	snprintf(cmdline, sizeof cmdline, "0:forward=127.0.0.1:%u", up);
-	itest_start(&t, cmdline);
+	start_to(&t, up, "");
 	port = itest_port(&t, 0);
 	c = itest_connect(port);
 	u = upstream_accept(lfd);
 	itest_sends(c, "x");
 	expect(u, "x");
-	linger0_close(c);
+	itest_reset(c);
 	ck_assert_int_eq(stream_end(u, ITEST_TIMEOUT_MS), ECONNRESET);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
-	line = log_find("close", port, "reason", "reset", ITEST_TIMEOUT_MS);
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
+	line = itest_capture_find("close", port, "reason", "reset",
+	    ITEST_TIMEOUT_MS);
 	ck_assert_msg(line != NULL, "no close line with reason=reset");
 	free(line);
 	close(u);
@@ -667,15 +368,14 @@ END_TEST
 START_TEST(upstream_refused)
 {
 	struct itest t;
-	char cmdline[64], *got, *line;
+	char *got, *line;
 	uint16_t up, port;
 	size_t len;
 	int c;
 
-	log_capture();
+	itest_capture();
 	close(upstream_listen(1, &up));	/* a port nobody listens on */
-	snprintf(cmdline, sizeof cmdline, "0:forward=127.0.0.1:%u", up);
-	itest_start(&t, cmdline);
+	start_to(&t, up, "");
 	port = itest_port(&t, 0);
 	c = itest_connect(port);
 	got = itest_read_until(c, NULL, ITEST_TIMEOUT_MS, &len);
@@ -683,9 +383,9 @@ START_TEST(upstream_refused)
 	free(got);
 	ck_assert_int_eq(stream_end(c, 100), 0);
 	ck_assert(itest_eventually(one_upstream_failure, &t, ITEST_TIMEOUT_MS));
-	line = close_line_of(c, port);
-	ck_assert_str_eq(log_field(line, "reason"), "upstream");
-	ck_assert_str_eq(log_field(line, "bytes_out"), "0");
+	line = itest_close_line(c, port);
+	ck_assert_str_eq(itest_log_field(line, "reason"), "upstream");
+	ck_assert_str_eq(itest_log_field(line, "bytes_out"), "0");
 	free(line);
 	ck_assert_uint_eq(stats_get(stats_of(&t)->cs_accepted), 1);
 	close(c);
@@ -713,11 +413,11 @@ START_TEST(connect_timeout_on_full_backlog)
 		ck_assert_int_ge(fill[i], 0);
 		connect(fill[i], (struct sockaddr *)&sin, sizeof sin);
 	}
-	start_forward(&t, up, "connect-timeout=1", "");
-	start = ms_now();
+	start_forward(&t, up, "connect-timeout=1");
+	start = itest_now_ms();
 	c = itest_connect(itest_port(&t, 0));
 	got = itest_read_until(c, NULL, 6000, &len);
-	ms = ms_now() - start;
+	ms = itest_now_ms() - start;
 	ck_assert_msg(len == 0, "client got \"%s\"", got);
 	free(got);
 	ck_assert_msg(ms >= 900 && ms < 4000, "closed %ld ms after connect "
@@ -739,11 +439,11 @@ START_TEST(idle_when_no_byte_moves)
 	long start, ms;
 	char *line;
 
-	log_capture();
+	itest_capture();
 	lfd = upstream_listen(8, &up);
-	start_forward(&t, up, "idle-timeout=1", "");
+	start_forward(&t, up, "idle-timeout=1");
 	port = itest_port(&t, 0);
-	start = ms_now();
+	start = itest_now_ms();
 	c = itest_connect(port);
 	u = upstream_accept(lfd);
 	/* A byte half-way moves the deadline: either way counts. */
@@ -751,14 +451,14 @@ START_TEST(idle_when_no_byte_moves)
 	itest_sends(u, "x");
 	expect(c, "x");
 	ck_assert(itest_closed(c, 5000));
-	ms = ms_now() - start;
+	ms = itest_now_ms() - start;
 	ck_assert_msg(ms >= 1400 && ms < 3500, "closed %ld ms after connect "
 	    "(a byte at 500 ms, idle-timeout=1)", ms);
 	ck_assert(itest_closed(u, ITEST_TIMEOUT_MS));
-	line = log_find("close", port, "reason", "idle_timeout",
+	line = itest_capture_find("close", port, "reason", "idle_timeout",
 	    ITEST_TIMEOUT_MS);
 	ck_assert_msg(line != NULL, "no close line with reason=idle_timeout");
-	ck_assert_str_eq(log_field(line, "bytes_out"), "1");
+	ck_assert_str_eq(itest_log_field(line, "bytes_out"), "1");
 	free(line);
 	close(c);
 	close(u);
@@ -771,21 +471,15 @@ static Suite *
 forward_suite(void)
 {
 	Suite *s = suite_create("forward");
-	TCase *tc = tcase_create("Core");
+	TCase *tc = itest_tcase_tmp("Core", NULL, 60);
 
-	tcase_add_unchecked_fixture(tc, tmp_create, tmp_remove);
-	tcase_add_checked_fixture(tc, NULL, log_release);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, mib_both_ways_through_echo);
 	tcase_add_test(tc, half_close_both_ways);
 	tcase_add_loop_test(tc, proxy_header_names_the_client, 1, 3);
 	tcase_add_test(tc, grace_keeps_relaying_then_cuts);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("Errors");
-	tcase_add_unchecked_fixture(tc, tmp_create, tmp_remove);
-	tcase_add_checked_fixture(tc, NULL, log_release);
-	tcase_set_timeout(tc, 60);
+	tc = itest_tcase_tmp("Errors", NULL, 60);
 	tcase_add_test(tc, upstream_reset_reaches_client);
 	tcase_add_test(tc, client_reset_reaches_upstream);
 	tcase_add_test(tc, upstream_refused);

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -27,7 +26,6 @@
 #define NSERVICES 8	/* channels 0..7 below, one per service */
 #define TEN_MB (10 * 1024 * 1024)
 #define SLOW_MS		500	/* slowloris: a byte every half second */
-#define TRICKLE_MS	200	/* after the reply: a byte every 200 ms */
 #define IDLE_MS		2000	/* -t 2 */
 #define LINGER_MAX_MS	2500	/* the server's linger is 1 s; margin */
 #define NCHANNELS	1000	/* ack channels beside the pipelining cmd one */
@@ -36,22 +34,6 @@
 static struct itest t;
 static int fds_before, threads_before;
 static long mem_max_kb;
-
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static bool
-nobody_active(struct itest *it)
-{
-	return server_active_clients(&it->t_server) == 0;
-}
 
 static void
 setup(void)
@@ -74,20 +56,10 @@ teardown(void)
 	ck_assert_str_eq(r, "200 PONG");
 	free(r);
 	close(fd);
-	ck_assert(itest_eventually(nobody_active, &t, 10000));
+	ck_assert(itest_eventually(itest_nobody_active, &t, 10000));
 	itest_stop(&t);
 	ck_assert_int_eq(itest_count_fds(), fds_before);
 	ck_assert_int_eq(itest_count_threads(), threads_before);
-}
-
-/* Reset, not FIN: SO_LINGER with a zero timeout. */
-static void
-close_with_reset(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-	close(fd);
 }
 
 START_TEST(junk_and_nul_bytes_to_every_service)
@@ -106,7 +78,7 @@ START_TEST(junk_and_nul_bytes_to_every_service)
 		shutdown(fd, SHUT_WR);
 		/* chargen never stops by itself; the rest end or reply. */
 		if (c == 3)
-			close_with_reset(fd);
+			itest_reset(fd);
 		else {
 			free(itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL));
 			close(fd);
@@ -168,10 +140,10 @@ START_TEST(reset_in_the_middle_of_replies)
 	for (i = 0; i < 20; i++) {
 		fd = itest_connect(itest_port(&t, 3));	/* chargen */
 		free(itest_read_until(fd, "\r\n", ITEST_TIMEOUT_MS, NULL));
-		close_with_reset(fd);
+		itest_reset(fd);
 		fd = itest_connect(itest_port(&t, 1));	/* echo */
 		send(fd, big, sizeof big, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close_with_reset(fd);
+		itest_reset(fd);
 	}
 }
 END_TEST
@@ -195,8 +167,7 @@ END_TEST
  * frees). The time from t0, or -1 if it is still open after limit_ms.
  */
 static long
-slowloris(int fd, const char *msg, const struct timespec *t0, long limit_ms,
-    char **got)
+slowloris(int fd, const char *msg, long t0, long limit_ms, char **got)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t sent = 0, len = 0;
@@ -204,11 +175,11 @@ slowloris(int fd, const char *msg, const struct timespec *t0, long limit_ms,
 	ssize_t n;
 
 	*got = calloc(1, 65536);
-	while ((now = ms_since(t0)) < limit_ms) {
+	while ((now = itest_now_ms() - t0) < limit_ms) {
 		if (now >= next) {
 			if (msg[sent] != '\0' && send(fd, msg + sent, 1,
 			    MSG_NOSIGNAL) != 1)
-				return ms_since(t0);
+				return itest_now_ms() - t0;
 			if (msg[sent] != '\0')
 				sent++;
 			next += SLOW_MS;
@@ -218,7 +189,7 @@ slowloris(int fd, const char *msg, const struct timespec *t0, long limit_ms,
 			continue;
 		n = recv(fd, *got + len, 65535 - len, 0);
 		if (n == 0 || (n == -1 && errno == ECONNRESET))
-			return ms_since(t0);
+			return itest_now_ms() - t0;
 		if (n > 0)
 			len += (size_t)n;
 	}
@@ -229,8 +200,7 @@ slowloris(int fd, const char *msg, const struct timespec *t0, long limit_ms,
 static void
 slow_client(size_t c, const char *msg, const char *want)
 {
-	struct timespec t0;
-	long ms;
+	long t0, ms;
 	char *got;
 	int fd;
 
@@ -238,8 +208,8 @@ slow_client(size_t c, const char *msg, const char *want)
 	/* cmd speaks first; the slow part starts after its banner. */
 	if (c == 6)
 		free(itest_read_until(fd, "\r\n", ITEST_TIMEOUT_MS, NULL));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ms = slowloris(fd, msg, &t0, 8000, &got);
+	t0 = itest_now_ms();
+	ms = slowloris(fd, msg, t0, 8000, &got);
 	ck_assert_msg(ms >= 0, "channel %zu: a slowloris is still served after "
 	    "8 s", c);
 	ck_assert_msg(ms >= IDLE_MS * 3 / 4 && ms < 2 * IDLE_MS, "channel %zu: "
@@ -260,29 +230,6 @@ START_TEST(slowloris_on_metrics_cmd_and_ack)
 END_TEST
 
 /*
- * After the server's FIN, send a byte every TRICKLE_MS until the server has
- * closed its end for good, which its reset tells; *sent counts the bytes
- * that went out. The time from t0, or -1 if that never came within
- * limit_ms.
- */
-static long
-trickle_until_reset(int fd, const struct timespec *t0, long limit_ms,
-    size_t *sent)
-{
-	struct pollfd pfd = { .fd = fd, .events = 0 };
-
-	while (ms_since(t0) < limit_ms) {
-		if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
-			return ms_since(t0);
-		(*sent)++;
-		/* events 0: only POLLERR/POLLHUP, that is a reset, wake us. */
-		if (poll(&pfd, 1, TRICKLE_MS) == 1)
-			return ms_since(t0);
-	}
-	return -1;
-}
-
-/*
  * An ack message with 10,000 bytes behind it: the server reads at most
  * --max-line bytes for the message, so bytes are still unread after its
  * ACK and it lingers. A client that goes on trickling is closed within
@@ -292,10 +239,9 @@ START_TEST(ack_trickle_after_reply_is_bounded_and_counted)
 {
 	struct channel_stats *cs = itest_channel(&t, 0)->ch_stats;
 	char msg[6 + 10000];
-	struct timespec t0;
 	size_t sent = 0;
 	unsigned long long in;
-	long ms;
+	long t0, ms;
 	char *r;
 	int fd;
 
@@ -305,15 +251,15 @@ START_TEST(ack_trickle_after_reply_is_bounded_and_counted)
 	itest_send(fd, msg, sizeof msg);
 	/* ACK, then the server's FIN while it reads on. */
 	r = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = itest_now_ms();
 	ck_assert_str_eq(r, "ACK\n");
 	free(r);
-	ms = trickle_until_reset(fd, &t0, 10000, &sent);
+	ms = itest_trickle_until_reset(fd, t0, 10000, &sent);
 	ck_assert_msg(ms >= 0, "a client trickling after its ACK is never "
 	    "closed");
 	ck_assert_msg(ms < LINGER_MAX_MS, "closed %ld ms after its ACK", ms);
 	close(fd);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	/* All it sent, but the byte that found the socket closed. */
 	in = stats_get(cs->cs_bytes_in);
 	sent += sizeof msg;
@@ -398,10 +344,9 @@ START_TEST(pipelined_ports_replies_are_bounded)
 {
 	struct itest big;
 	char *cmdline, lines[4096 + 1];
-	struct timespec t0;
 	size_t i, nlines, reply;
 	unsigned long long out;
-	long mem0, ms;
+	long t0, mem0, ms;
 	int fd, rcv = 4096;
 	struct pollfd pfd = { .events = 0 };
 	uint16_t port;
@@ -414,7 +359,8 @@ START_TEST(pipelined_ports_replies_are_bounded)
 	free(cmdline);
 	port = itest_port(&big, NCHANNELS);
 	reply = ports_reply_len(port);
-	ck_assert(itest_eventually(nobody_active, &big, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &big,
+	    ITEST_TIMEOUT_MS));
 	for (nlines = 0; (nlines + 1) * 7 <= 4096; nlines++)
 		memcpy(lines + nlines * 7, "PORTS\r\n", 7);
 	pfd.fd = fd = itest_connect(port);
@@ -423,10 +369,10 @@ START_TEST(pipelined_ports_replies_are_bounded)
 	mem_max_kb = mem0 = memory_kb();
 	/* 4 KiB of requests, some 20 MB of replies, never read. */
 	itest_send(fd, lines, nlines * 7);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = itest_now_ms();
 	ck_assert_msg(itest_eventually(gone_watching_memory, &big, 15000),
 	    "a client that never reads is still served after 15 s");
-	ms = ms_since(&t0);
+	ms = itest_now_ms() - t0;
 	ck_assert_msg(mem_max_kb - mem0 < MEMORY_GROWTH_MAX_KB, "memory grew by "
 	    "%ld kB while %zu PORTS replies of %zu bytes were pending",
 	    mem_max_kb - mem0, nlines, reply);

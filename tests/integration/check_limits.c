@@ -15,12 +15,6 @@
 #include "itest.h"
 
 static bool
-nobody_active(struct itest *t)
-{
-	return server_active_clients(&t->t_server) == 0;
-}
-
-static bool
 one_active(struct itest *t)
 {
 	return server_active_clients(&t->t_server) == 1;
@@ -63,7 +57,7 @@ START_TEST(max_clients_refuses_then_frees)
 	free(r);
 	close(a);
 	close(c);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	ck_assert_uint_eq(stats_get(itest_channel(&t, 0)->ch_stats->cs_accepted),
 	    2);
 	itest_stop(&t);
@@ -90,7 +84,7 @@ START_TEST(max_per_ip_counts_mapped_as_ipv4)
 	free(itest_read_until(b, "y", ITEST_TIMEOUT_MS, NULL));
 	close(b);
 	close(a);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	/* No count leaked: the source may connect again. */
 	a = itest_connect_to("::ffff:127.0.0.1", itest_port(&t, 0));
 	itest_sends(a, "z");
@@ -206,12 +200,12 @@ START_TEST(echo_client_that_never_reads_is_closed)
 		if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL | MSG_DONTWAIT) <= 0)
 			break;
 	}
-	ck_assert(itest_eventually(nobody_active, &t, 3500));
+	ck_assert(itest_eventually(itest_nobody_active, &t, 3500));
 	close(fd);
 	/* chargen: a client that stops reading is closed too. */
 	fd = itest_connect(itest_port(&t, 1));
 	ck_assert(itest_eventually(one_active, &t, ITEST_TIMEOUT_MS));
-	ck_assert(itest_eventually(nobody_active, &t, 3500));
+	ck_assert(itest_eventually(itest_nobody_active, &t, 3500));
 	close(fd);
 	itest_stop(&t);
 }

@@ -33,18 +33,6 @@ http(int fd, const char *method, const char *path, const char *until)
 	return itest_read_until(fd, until, ITEST_TIMEOUT_MS, NULL);
 }
 
-static char *
-scrape(uint16_t port)
-{
-	int fd = itest_connect(port);
-	char *r;
-
-	itest_sends(fd, "GET /metrics HTTP/1.0\r\n\r\n");
-	r = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
-	close(fd);
-	return r;
-}
-
 START_TEST(counters_after_known_traffic)
 {
 	struct itest t;
@@ -58,7 +46,7 @@ START_TEST(counters_after_known_traffic)
 		free(itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL));
 		close(fd);
 	}
-	r = scrape(itest_port(&t, 0));
+	r = itest_scrape(itest_port(&t, 0));
 	ck_assert_ptr_nonnull(strstr(r, "HTTP/1.1 200 OK\r\n"));
 	ck_assert_ptr_nonnull(strstr(r, "Content-Type: text/plain; version=0.0.4"));
 	snprintf(line, sizeof line, "\nmpserver_connections_accepted_total{port="

@@ -15,12 +15,6 @@
 
 #define NCLIENTS 200
 
-static bool
-nobody_active(struct itest *t)
-{
-	return server_active_clients(&t->t_server) == 0;
-}
-
 START_TEST(two_hundred_clients_on_four_channels)
 {
 	struct itest t;
@@ -46,7 +40,7 @@ START_TEST(two_hundred_clients_on_four_channels)
 		free(r);
 		close(fds[i]);
 	}
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
+	ck_assert(itest_eventually(itest_nobody_active, &t, ITEST_TIMEOUT_MS));
 	for (c = 0; c < 4; c++) {
 		accepted += stats_get(itest_channel(&t, c)->ch_stats->cs_accepted);
 		ck_assert_uint_eq(stats_get(itest_channel(&t, c)->ch_stats->

@@ -14,11 +14,9 @@
 #include <arpa/inet.h>
 
 #include <check.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -32,55 +30,23 @@ static const uint8_t v2_sig[12] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a
 };
 
-static char *
-fmt(const char *format, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *format, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, format);
-	ck_assert_int_ge(vasprintf(&s, format, ap), 0);
-	va_end(ap);
-	return s;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 one_active(struct itest *t)
 {
 	return server_active_clients(&t->t_server) == 1;
 }
 
-static struct channel *
-on(struct itest *t, uint16_t port)
+/* A server with "0:echo" and a cmd channel behind the proxy: its port. */
+static uint16_t
+start_cmd(struct itest *t, const char *keys)
 {
-	struct channel *ch = itest_channel_on(t, port);
+	uint16_t c = itest_free_ports(1);
+	char *conf;
 
-	ck_assert_msg(ch != NULL, "no channel on port %u", port);
-	return ch;
-}
-
-static unsigned long long
-accepted(struct itest *t, uint16_t port)
-{
-	return stats_get(on(t, port)->ch_stats->cs_accepted);
-}
-
-static unsigned long long
-rejected(struct itest *t, uint16_t port, int reason)
-{
-	return stats_get(on(t, port)->ch_stats->cs_rejected[reason]);
+	conf = itest_fmt("%u cmd " PROXY_FROM "%s\n", c, keys);
+	itest_start_conf(t, "0:echo", conf);
+	free(conf);
+	return c;
 }
 
 /* A v2 PROXY TCP4 header from src:sport to 127.0.0.1:dport, then TLVs. */
@@ -141,8 +107,8 @@ whoami_is(int fd, const char *client, uint16_t port)
 {
 	char *r, *want;
 
-	want = fmt("200 client=%s server=127.0.0.1:%u service=cmd conn=", client,
-	    port);
+	want = itest_fmt("200 client=%s server=127.0.0.1:%u service=cmd conn=",
+	    client, port);
 	r = itest_cmd(fd, "WHOAMI");
 	ck_assert_msg(strncmp(r, want, strlen(want)) == 0, "WHOAMI: \"%s\", "
 	    "want \"%s...\"", r, want);
@@ -154,26 +120,48 @@ whoami_is(int fd, const char *client, uint16_t port)
 static char *
 v1_tcp4(const char *src, uint16_t sport, uint16_t dport)
 {
-	return fmt("PROXY TCP4 %s 127.0.0.1 %u %u\r\n", src, sport, dport);
+	return itest_fmt("PROXY TCP4 %s 127.0.0.1 %u %u\r\n", src, sport,
+	    dport);
+}
+
+/* A v1 header from src:4242 is served, and WHOAMI names src:4242. */
+static void
+v1_served(uint16_t port, const char *src)
+{
+	char *h = v1_tcp4(src, 4242, port), *who = itest_fmt("%s:4242", src);
+	int fd = proxied_cmd(port, h, strlen(h));
+
+	whoami_is(fd, who, port);
+	close(fd);
+	free(who);
+	free(h);
+}
+
+/* A v1 header from src is closed without a byte. */
+static void
+v1_refused(uint16_t port, const char *src)
+{
+	char *h = v1_tcp4(src, 4242, port);
+	int fd = itest_connect(port);
+
+	itest_sends(fd, h);
+	ck_assert_msg(itest_closed_silently(fd, ITEST_TIMEOUT_MS),
+	    "a header from %s was not refused", src);
+	close(fd);
+	free(h);
 }
 
 /* --- Headers from the proxy ---------------------------------------------- */
 
 START_TEST(v1_header_is_the_client)
 {
-	uint16_t c = itest_free_ports(1);
 	struct itest t;
-	char *conf, *h, *r;
+	uint16_t c = start_cmd(&t, "");
+	char *h, *r;
 	int fd;
 
-	conf = fmt("%u cmd " PROXY_FROM "\n", c);
-	itest_start_conf(&t, "0:echo", conf);
-	h = v1_tcp4("127.0.0.9", 4242, c);
-	fd = proxied_cmd(c, h, strlen(h));
-	whoami_is(fd, "127.0.0.9:4242", c);
-	close(fd);
-	free(h);
-	h = fmt("PROXY TCP6 ::1 ::1 4243 %u\r\n", c);
+	v1_served(c, "127.0.0.9");
+	h = itest_fmt("PROXY TCP6 ::1 ::1 4243 %u\r\n", c);
 	fd = proxied_cmd(c, h, strlen(h));
 	whoami_is(fd, "[::1]:4243", c);
 	close(fd);
@@ -182,7 +170,7 @@ START_TEST(v1_header_is_the_client)
 	fd = itest_connect(c);
 	itest_sends(fd, "PROXY TCP4 127.0.0.");
 	ck_assert(itest_silent(fd, 200));
-	h = fmt("7 127.0.0.1 4244 %u\r\n", c);
+	h = itest_fmt("7 127.0.0.1 4244 %u\r\n", c);
 	itest_sends(fd, h);
 	free(h);
 	r = itest_read_until(fd, "\r\n", ITEST_TIMEOUT_MS, NULL);
@@ -191,7 +179,8 @@ START_TEST(v1_header_is_the_client)
 	whoami_is(fd, "127.0.0.7:4244", c);
 	close(fd);
 	/* The command after the header, in the same write. */
-	h = fmt("PROXY TCP4 127.0.0.8 127.0.0.1 4245 %u\r\nWHOAMI\r\n", c);
+	h = itest_fmt("PROXY TCP4 127.0.0.8 127.0.0.1 4245 %u\r\nWHOAMI\r\n",
+	    c);
 	fd = itest_connect(c);
 	itest_sends(fd, h);
 	free(h);
@@ -200,9 +189,8 @@ START_TEST(v1_header_is_the_client)
 	    NULL, "%s", r);
 	free(r);
 	close(fd);
-	ck_assert_uint_eq(accepted(&t, c), 4);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_PROXY), 0);
-	free(conf);
+	ck_assert_uint_eq(itest_accepted(&t, c), 4);
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_PROXY), 0);
 	itest_stop(&t);
 }
 END_TEST
@@ -212,17 +200,15 @@ START_TEST(v2_header_is_the_client)
 	/* ALPN "h2", then a NOOP of three bytes: both skipped. */
 	static const uint8_t tlvs[] = { 0x01, 0x00, 0x02, 'h', '2', 0x04, 0x00,
 	    0x03, 0, 0, 0 };
-	uint16_t c = itest_free_ports(1);
+	struct itest t;
+	uint16_t c = start_cmd(&t, "");
 	struct sockaddr_in self;
 	socklen_t len = sizeof self;
 	uint8_t h[64];
-	struct itest t;
-	char *conf, *who;
+	char *who;
 	size_t n;
 	int fd;
 
-	conf = fmt("%u cmd " PROXY_FROM "\n", c);
-	itest_start_conf(&t, "0:echo", conf);
 	n = v2_tcp4(h, "127.0.0.9", 4242, c, NULL, 0);
 	fd = proxied_cmd(c, h, n);
 	whoami_is(fd, "127.0.0.9:4242", c);
@@ -235,62 +221,40 @@ START_TEST(v2_header_is_the_client)
 	n = v2_local(h);
 	fd = proxied_cmd(c, h, n);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&self, &len), 0);
-	who = fmt("127.0.0.1:%u", ntohs(self.sin_port));
+	who = itest_fmt("127.0.0.1:%u", ntohs(self.sin_port));
 	whoami_is(fd, who, c);
 	free(who);
 	close(fd);
-	ck_assert_uint_eq(accepted(&t, c), 3);
-	free(conf);
+	ck_assert_uint_eq(itest_accepted(&t, c), 3);
 	itest_stop(&t);
 }
 END_TEST
 
 START_TEST(acl_on_header_address)
 {
-	uint16_t c = itest_free_ports(1);
 	struct itest t;
-	char *conf, *h;
-	int fd;
+	uint16_t c;
 
 	/* The proxy itself is in neither list: it is trusted at accept. */
-	conf = fmt("%u cmd " PROXY_FROM " allow=127.0.0.8/29 "
-	    "deny=127.0.0.10/32\n", c);
-	itest_start_conf(&t, "0:echo", conf);
-	h = v1_tcp4("127.0.0.9", 4242, c);
-	fd = proxied_cmd(c, h, strlen(h));
-	whoami_is(fd, "127.0.0.9:4242", c);
-	close(fd);
-	free(h);
+	c = start_cmd(&t, " allow=127.0.0.8/29 deny=127.0.0.10/32");
+	v1_served(c, "127.0.0.9");
 	/* Denied, and not in allow: refused without a byte, reason acl. */
-	h = v1_tcp4("127.0.0.10", 4242, c);
-	fd = itest_connect(c);
-	itest_sends(fd, h);
-	ck_assert(itest_closed_silently(fd, ITEST_TIMEOUT_MS));
-	close(fd);
-	free(h);
-	h = v1_tcp4("127.0.0.20", 4242, c);
-	fd = itest_connect(c);
-	itest_sends(fd, h);
-	ck_assert(itest_closed_silently(fd, ITEST_TIMEOUT_MS));
-	close(fd);
-	free(h);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_ACL), 2);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_PROXY), 0);
-	ck_assert_uint_eq(accepted(&t, c), 1);
-	free(conf);
+	v1_refused(c, "127.0.0.10");
+	v1_refused(c, "127.0.0.20");
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_ACL), 2);
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_PROXY), 0);
+	ck_assert_uint_eq(itest_accepted(&t, c), 1);
 	itest_stop(&t);
 }
 END_TEST
 
 START_TEST(max_per_ip_on_header_address)
 {
-	uint16_t c = itest_free_ports(1);
 	struct itest t;
-	char *conf, *h9, *h10, *r;
+	uint16_t c = start_cmd(&t, " max-per-ip=1");
+	char *h9, *h10, *r;
 	int a, b, d;
 
-	conf = fmt("%u cmd " PROXY_FROM " max-per-ip=1\n", c);
-	itest_start_conf(&t, "0:echo", conf);
 	h9 = v1_tcp4("127.0.0.9", 4242, c);
 	h10 = v1_tcp4("127.0.0.10", 4243, c);
 	/* Both from the proxy's address, each its own client. */
@@ -302,18 +266,17 @@ START_TEST(max_per_ip_on_header_address)
 	ck_assert_str_eq(r, "421 too many connections\r\n");
 	free(r);
 	close(d);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_PER_IP), 1);
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_PER_IP), 1);
 	/* Its slot is the header's address's: free again once a leaves. */
 	close(a);
 	ck_assert(itest_eventually(one_active, &t, ITEST_TIMEOUT_MS));
 	a = proxied_cmd(c, h9, strlen(h9));
 	whoami_is(a, "127.0.0.9:4242", c);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_PER_IP), 1);
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_PER_IP), 1);
 	close(a);
 	close(b);
 	free(h9);
 	free(h10);
-	free(conf);
 	itest_stop(&t);
 }
 END_TEST
@@ -327,10 +290,10 @@ START_TEST(payload_after_header)
 	size_t n, len;
 	int fd;
 
-	conf = fmt("%u ack " PROXY_FROM "\n%u echo " PROXY_FROM "\n", ack,
+	conf = itest_fmt("%u ack " PROXY_FROM "\n%u echo " PROXY_FROM "\n", ack,
 	    echo);
 	itest_start_conf(&t, "0:cmd", conf);
-	h = fmt("PROXY TCP4 127.0.0.9 127.0.0.1 4242 %u\r\nhello\n", ack);
+	h = itest_fmt("PROXY TCP4 127.0.0.9 127.0.0.1 4242 %u\r\nhello\n", ack);
 	fd = itest_connect(ack);
 	itest_sends(fd, h);
 	r = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
@@ -339,7 +302,8 @@ START_TEST(payload_after_header)
 	close(fd);
 	free(h);
 	/* echo: the bytes after the header come back, the header does not. */
-	h = fmt("PROXY TCP4 127.0.0.9 127.0.0.1 4243 %u\r\nbytes\n", echo);
+	h = itest_fmt("PROXY TCP4 127.0.0.9 127.0.0.1 4243 %u\r\nbytes\n",
+	    echo);
 	fd = itest_connect(echo);
 	itest_sends(fd, h);
 	shutdown(fd, SHUT_WR);
@@ -358,7 +322,7 @@ START_TEST(payload_after_header)
 	ck_assert_str_eq(r, "v2 bytes\n");
 	free(r);
 	close(fd);
-	ck_assert_uint_eq(accepted(&t, echo), 2);
+	ck_assert_uint_eq(itest_accepted(&t, echo), 2);
 	free(conf);
 	itest_stop(&t);
 }
@@ -375,7 +339,8 @@ START_TEST(other_source_header_is_data)
 	char *conf, *h, *r, *who;
 	int fd;
 
-	conf = fmt("%u cmd " PROXY_FROM "\n%u echo " PROXY_FROM "\n", c, e);
+	conf = itest_fmt("%u cmd " PROXY_FROM "\n%u echo " PROXY_FROM "\n", c,
+	    e);
 	itest_start_conf(&t, "0:echo", conf);
 	h = v1_tcp4("127.0.0.9", 4242, e);
 	fd = itest_connect_from("127.0.0.2", e);
@@ -392,7 +357,7 @@ START_TEST(other_source_header_is_data)
 	ck_assert_str_eq(r, "500 unknown command");
 	free(r);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&self, &slen), 0);
-	who = fmt("127.0.0.2:%u", ntohs(self.sin_port));
+	who = itest_fmt("127.0.0.2:%u", ntohs(self.sin_port));
 	whoami_is(fd, who, c);
 	free(who);
 	close(fd);
@@ -409,31 +374,14 @@ START_TEST(other_source_header_is_data)
 	ck_assert_str_eq(r, "plain\n");
 	free(r);
 	close(fd);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_PROXY), 0);
-	ck_assert_uint_eq(rejected(&t, e, REJECT_PROXY), 0);
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_PROXY), 0);
+	ck_assert_uint_eq(itest_rejected(&t, e, REJECT_PROXY), 0);
 	free(conf);
 	itest_stop(&t);
 }
 END_TEST
 
 /* --- proxyproto_format, read back ------------------------------------------ */
-
-static void
-sockaddr_of(const char *host, uint16_t port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof *ss);
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		return;
-	}
-	ck_assert_int_eq(inet_pton(AF_INET6, host, &sin6->sin6_addr), 1);
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-}
 
 START_TEST(format_round_trip)
 {
@@ -448,21 +396,20 @@ START_TEST(format_round_trip)
 		{ "::1", "127.0.0.1", "[::1]:4242" },
 		{ "::ffff:127.0.0.5", "127.0.0.1", "127.0.0.5:4242" },
 	};
-	uint16_t c = itest_free_ports(1);
+	struct itest t;
+	uint16_t c = start_cmd(&t, "");
 	struct sockaddr_storage src, dst;
 	uint8_t buf[PROXYPROTO_MAX];
-	struct itest t;
 	ssize_t n;
 	size_t i;
-	char *conf;
 	int v, fd;
 
-	conf = fmt("%u cmd " PROXY_FROM "\n", c);
-	itest_start_conf(&t, "0:echo", conf);
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		for (v = 1; v <= 2; v++) {
-			sockaddr_of(cases[i].src, 4242, &src);
-			sockaddr_of(cases[i].dst, c, &dst);
+			ck_assert_uint_ne(itest_sockaddr(cases[i].src, 4242,
+			    &src), 0);
+			ck_assert_uint_ne(itest_sockaddr(cases[i].dst, c, &dst),
+			    0);
 			n = proxyproto_format(v, (struct sockaddr *)&src,
 			    (struct sockaddr *)&dst, buf, sizeof buf);
 			ck_assert_int_gt(n, 0);
@@ -471,8 +418,7 @@ START_TEST(format_round_trip)
 			close(fd);
 		}
 	}
-	ck_assert_uint_eq(accepted(&t, c), 10);
-	free(conf);
+	ck_assert_uint_eq(itest_accepted(&t, c), 10);
 	itest_stop(&t);
 }
 END_TEST
@@ -484,7 +430,7 @@ static void
 refused_for(struct itest *t, uint16_t port, const void *buf, size_t len,
     bool eof, const char *what)
 {
-	unsigned long long before = rejected(t, port, REJECT_PROXY);
+	unsigned long long before = itest_rejected(t, port, REJECT_PROXY);
 	int fd = itest_connect(port);
 
 	if (len > 0)
@@ -494,8 +440,8 @@ refused_for(struct itest *t, uint16_t port, const void *buf, size_t len,
 	ck_assert_msg(itest_closed_silently(fd, ITEST_TIMEOUT_MS),
 	    "%s: not closed, or not without a byte", what);
 	close(fd);
-	ck_assert_msg(rejected(t, port, REJECT_PROXY) == before + 1,
-	    "%s: rejected proxy %llu, want %llu", what, rejected(t, port,
+	ck_assert_msg(itest_rejected(t, port, REJECT_PROXY) == before + 1,
+	    "%s: rejected proxy %llu, want %llu", what, itest_rejected(t, port,
 	    REJECT_PROXY), before + 1);
 }
 
@@ -515,7 +461,8 @@ START_TEST(malformed_headers_refused)
 	size_t n;
 	int fd;
 
-	conf = fmt("%u cmd " PROXY_FROM "\n%u echo " PROXY_FROM "\n", c, e);
+	conf = itest_fmt("%u cmd " PROXY_FROM "\n%u echo " PROXY_FROM "\n", c,
+	    e);
 	itest_start_conf(&t, "0:echo -t 1", conf);
 	refused_for(&t, c, bad_sig, sizeof bad_sig, false, "bad v2 signature");
 	/* UNKNOWN takes anything up to its CRLF: only the length is wrong. */
@@ -535,17 +482,17 @@ START_TEST(malformed_headers_refused)
 	refused_for(&t, c, "GET / HTTP/1.0\r\n\r\n", 18, false, "garbage");
 	refused_for(&t, e, "hello\n", 6, false, "garbage on echo");
 	/* Silence past the idle timeout. */
-	start = now_ms();
+	start = itest_now_ms();
 	fd = itest_connect(c);
 	ck_assert(itest_closed_silently(fd, 3000));
-	ms = now_ms() - start;
+	ms = itest_now_ms() - start;
 	ck_assert_msg(ms >= 800 && ms < 3000, "closed after %ld ms", ms);
 	close(fd);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_PROXY), 7);
-	ck_assert_uint_eq(rejected(&t, e, REJECT_PROXY), 1);
-	ck_assert_uint_eq(accepted(&t, c), 0);
-	ck_assert_uint_eq(accepted(&t, e), 0);
-	ck_assert_uint_eq(stats_get(on(&t, c)->ch_stats->cs_active), 0);
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_PROXY), 7);
+	ck_assert_uint_eq(itest_rejected(&t, e, REJECT_PROXY), 1);
+	ck_assert_uint_eq(itest_accepted(&t, c), 0);
+	ck_assert_uint_eq(itest_accepted(&t, e), 0);
+	ck_assert_uint_eq(stats_get(itest_on(&t, c)->ch_stats->cs_active), 0);
 	free(conf);
 	itest_stop(&t);
 }

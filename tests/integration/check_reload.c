@@ -11,18 +11,15 @@
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -31,36 +28,6 @@
 
 #define RELOADS		50	/* reloads in a row, alternating two files */
 #define CHURNERS	4	/* client threads during them */
-
-static char *
-fmt(const char *format, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *format, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, format);
-	ck_assert_int_ge(vasprintf(&s, format, ap), 0);
-	va_end(ap);
-	return s;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool
-nobody_active(struct itest *t)
-{
-	return server_active_clients(&t->t_server) == 0;
-}
 
 static bool
 two_active(struct itest *t)
@@ -72,27 +39,6 @@ static bool
 four_active(struct itest *t)
 {
 	return server_active_clients(&t->t_server) == 4;
-}
-
-static struct channel *
-on(struct itest *t, uint16_t port)
-{
-	struct channel *ch = itest_channel_on(t, port);
-
-	ck_assert_msg(ch != NULL, "no channel on port %u", port);
-	return ch;
-}
-
-static unsigned long long
-accepted(struct itest *t, uint16_t port)
-{
-	return stats_get(on(t, port)->ch_stats->cs_accepted);
-}
-
-static unsigned long long
-rejected(struct itest *t, uint16_t port, int reason)
-{
-	return stats_get(on(t, port)->ch_stats->cs_rejected[reason]);
 }
 
 /* A cmd session from src: its banner is read. */
@@ -144,18 +90,6 @@ ack_ok(uint16_t port)
 	close(fd);
 }
 
-static char *
-scrape(uint16_t port)
-{
-	int fd = itest_connect(port);
-	char *r;
-
-	itest_sends(fd, "GET /metrics HTTP/1.0\r\n\r\n");
-	r = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
-	close(fd);
-	return r;
-}
-
 static void
 reload_ok(struct itest *t, const char *conf, struct server_reload *sr)
 {
@@ -185,7 +119,7 @@ START_TEST(max_clients_per_channel)
 	int fa[3], fb[3], i;
 	char *conf, *r;
 
-	conf = fmt("%u cmd max-clients=2\n%u cmd\n", a, b);
+	conf = itest_fmt("%u cmd max-clients=2\n%u cmd\n", a, b);
 	itest_start_conf(&t, "0:echo", conf);
 	fa[0] = cmd_open(NULL, a);
 	fa[1] = cmd_open(NULL, a);
@@ -196,10 +130,10 @@ START_TEST(max_clients_per_channel)
 	free(r);
 	for (i = 0; i < 3; i++)
 		fb[i] = cmd_open(NULL, b);
-	ck_assert_uint_eq(rejected(&t, a, REJECT_BUSY), 1);
-	ck_assert_uint_eq(rejected(&t, b, REJECT_BUSY), 0);
-	ck_assert_uint_eq(accepted(&t, a), 2);
-	ck_assert_uint_eq(accepted(&t, b), 3);
+	ck_assert_uint_eq(itest_rejected(&t, a, REJECT_BUSY), 1);
+	ck_assert_uint_eq(itest_rejected(&t, b, REJECT_BUSY), 0);
+	ck_assert_uint_eq(itest_accepted(&t, a), 2);
+	ck_assert_uint_eq(itest_accepted(&t, b), 3);
 	/* A slot of a frees when one of its clients leaves. */
 	close(fa[0]);
 	ck_assert(itest_eventually(four_active, &t, ITEST_TIMEOUT_MS));
@@ -220,8 +154,8 @@ START_TEST(max_per_ip_own_table)
 	int a1, a2, a3, b1, cs[3], i;
 	char *conf;
 
-	conf = fmt("%u echo max-per-ip=1\n%u echo max-per-ip=1\n%u echo\n", a,
-	    b, c);
+	conf = itest_fmt("%u echo max-per-ip=1\n%u echo max-per-ip=1\n"
+	    "%u echo\n", a, b, c);
 	itest_start_conf(&t, "0:cmd", conf);
 	a1 = itest_connect(a);
 	echo_ok(a1, "a1\n");
@@ -238,9 +172,9 @@ START_TEST(max_per_ip_own_table)
 		cs[i] = itest_connect(c);
 		echo_ok(cs[i], "c\n");
 	}
-	ck_assert_uint_eq(rejected(&t, a, REJECT_PER_IP), 1);
-	ck_assert_uint_eq(rejected(&t, b, REJECT_PER_IP), 0);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_PER_IP), 0);
+	ck_assert_uint_eq(itest_rejected(&t, a, REJECT_PER_IP), 1);
+	ck_assert_uint_eq(itest_rejected(&t, b, REJECT_PER_IP), 0);
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_PER_IP), 0);
 	close(a1);
 	close(a2);
 	close(a3);
@@ -272,7 +206,7 @@ START_TEST(acl_replaces_global_lists)
 	struct itest t;
 	char *conf;
 
-	conf = fmt("%u echo allow=127.0.0.2/32\n%u echo\n"
+	conf = itest_fmt("%u echo allow=127.0.0.2/32\n%u echo\n"
 	    "%u echo deny=127.0.0.1/32\n", a, b, c);
 	itest_start_conf(&t, "0:echo --deny 127.0.0.2/32", conf);
 	/* a's allow replaces the global deny: only 127.0.0.2 is served. */
@@ -285,11 +219,11 @@ START_TEST(acl_replaces_global_lists)
 	acl_expect("127.0.0.1", c, false);
 	acl_expect("127.0.0.2", c, true);
 	acl_expect("127.0.0.2", itest_port(&t, 0), false);
-	ck_assert_uint_eq(rejected(&t, a, REJECT_ACL), 1);
-	ck_assert_uint_eq(rejected(&t, b, REJECT_ACL), 1);
-	ck_assert_uint_eq(rejected(&t, c, REJECT_ACL), 1);
-	ck_assert_uint_eq(accepted(&t, a), 1);
-	ck_assert_uint_eq(accepted(&t, c), 1);
+	ck_assert_uint_eq(itest_rejected(&t, a, REJECT_ACL), 1);
+	ck_assert_uint_eq(itest_rejected(&t, b, REJECT_ACL), 1);
+	ck_assert_uint_eq(itest_rejected(&t, c, REJECT_ACL), 1);
+	ck_assert_uint_eq(itest_accepted(&t, a), 1);
+	ck_assert_uint_eq(itest_accepted(&t, c), 1);
 	free(conf);
 	itest_stop(&t);
 }
@@ -303,24 +237,24 @@ START_TEST(idle_timeout_per_channel)
 	long start, ms;
 	char *conf, *r;
 
-	conf = fmt("%u echo idle-timeout=1\n%u cmd idle-timeout=1\n%u cmd\n",
-	    a, b, c);
+	conf = itest_fmt("%u echo idle-timeout=1\n%u cmd idle-timeout=1\n"
+	    "%u cmd\n", a, b, c);
 	itest_start_conf(&t, "0:echo -t 10", conf);
 	fa = itest_connect(a);
 	fb = cmd_open(NULL, b);
 	fc = cmd_open(NULL, c);
 	fg = itest_connect(itest_port(&t, 0));
-	start = now_ms();
+	start = itest_now_ms();
 	echo_ok(fa, "x");
 	echo_ok(fg, "y");
 	/* cmd says why, at its own time. */
 	r = itest_read_until(fb, "\r\n", 3000, NULL);
-	ms = now_ms() - start;
+	ms = itest_now_ms() - start;
 	ck_assert_str_eq(r, "421 idle timeout, closing\r\n");
 	ck_assert_msg(ms >= 800 && ms < 2500, "cmd idle after %ld ms", ms);
 	free(r);
-	ck_assert(itest_closed(fa, 2500 - (int)(now_ms() - start)));
-	ms = now_ms() - start;
+	ck_assert(itest_closed(fa, 2500 - (int)(itest_now_ms() - start)));
+	ms = itest_now_ms() - start;
 	ck_assert_msg(ms >= 800 && ms < 2500, "echo idle after %ld ms", ms);
 	/* The others keep the global 10 s. */
 	ck_assert(itest_silent(fg, 500));
@@ -342,7 +276,7 @@ START_TEST(max_line_per_channel)
 	int fd;
 	char *conf;
 
-	conf = fmt("%u cmd max-line=8\n%u cmd\n", a, b);
+	conf = itest_fmt("%u cmd max-line=8\n%u cmd\n", a, b);
 	itest_start_conf(&t, "0:echo --max-line 12", conf);
 	fd = cmd_open(NULL, a);
 	cmd_expect(fd, "ECHO 123", "200 123");		/* 8: at the limit */
@@ -368,12 +302,12 @@ series_are(struct itest *t, uint16_t port, int reason, unsigned want)
 	size_t i, n;
 	int k;
 
-	r = scrape(itest_port(t, 0));
+	r = itest_scrape(itest_port(t, 0));
 	chs = server_channels(&t->t_server, &n);
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < REJECT_NREASONS; k++) {
-			line = fmt("\nmpserver_connections_rejected_total{port="
-			    "\"%u\",service=\"%s\",reason=\"%s\"} %u\n",
+			line = itest_fmt("\nmpserver_connections_rejected_total"
+			    "{port=\"%u\",service=\"%s\",reason=\"%s\"} %u\n",
 			    chs[i]->ch_port, chs[i]->ch_service->svc_name,
 			    reject_reason_names[k], chs[i]->ch_port == port &&
 			    k == reason ? want : 0);
@@ -393,7 +327,7 @@ START_TEST(rate_per_channel)
 	int fa[6], fb[6], i;
 	char *conf, *r, *log, *want;
 
-	conf = fmt("%u cmd rate=5\n%u cmd\n", a, b);
+	conf = itest_fmt("%u cmd rate=5\n%u cmd\n", a, b);
 	itest_start_conf(&t, "0:metrics", conf);
 	/* From the start, rate and proxy included. */
 	series_are(&t, a, REJECT_RATE, 0);
@@ -414,12 +348,12 @@ START_TEST(rate_per_channel)
 		ck_assert_msg(strncmp(r, "220 ", 4) == 0, "b %d: \"%s\"", i, r);
 		free(r);
 	}
-	ck_assert_uint_eq(rejected(&t, a, REJECT_RATE), 1);
-	ck_assert_uint_eq(rejected(&t, a, REJECT_BUSY), 0);
-	ck_assert_uint_eq(rejected(&t, b, REJECT_RATE), 0);
-	ck_assert_uint_eq(accepted(&t, a), 5);
+	ck_assert_uint_eq(itest_rejected(&t, a, REJECT_RATE), 1);
+	ck_assert_uint_eq(itest_rejected(&t, a, REJECT_BUSY), 0);
+	ck_assert_uint_eq(itest_rejected(&t, b, REJECT_RATE), 0);
+	ck_assert_uint_eq(itest_accepted(&t, a), 5);
 	log = itest_log(&t);
-	want = fmt("event=reject port=%u service=cmd peer=127.0.0.1:", a);
+	want = itest_fmt("event=reject port=%u service=cmd peer=127.0.0.1:", a);
 	ck_assert_msg(strstr(log, want) != NULL, "no %s in %s", want, log);
 	ck_assert_ptr_nonnull(strstr(strstr(log, want), "reason=rate"));
 	free(want);
@@ -448,14 +382,14 @@ ports_are(int fd, const uint16_t *ports, const char *const *services,
 	r = itest_read_until(fd, " channels\r\n", ITEST_TIMEOUT_MS, NULL);
 	p = r;
 	for (i = 0; i < n; i++) {
-		want = fmt("211-%u %s ", ports[i], services[i]);
+		want = itest_fmt("211-%u %s ", ports[i], services[i]);
 		ck_assert_msg(strncmp(p, want, strlen(want)) == 0,
 		    "PORTS line %zu: want %s in %s", i, want, r);
 		free(want);
 		ck_assert_ptr_nonnull(p = strstr(p, "\r\n"));
 		p += 2;
 	}
-	want = fmt("211 %zu channels\r\n", n);
+	want = itest_fmt("211 %zu channels\r\n", n);
 	ck_assert_str_eq(p, want);
 	free(want);
 	free(r);
@@ -476,26 +410,26 @@ START_TEST(reload_add_remove_change)
 	char *v1, *v2, *r, *series;
 	long t_old, t_new, ms;
 
-	v1 = fmt("%u cmd\n%u-%u cmd max-line=10\n%u echo idle-timeout=1\n"
+	v1 = itest_fmt("%u cmd\n%u-%u cmd max-line=10\n%u echo idle-timeout=1\n"
 	    "%u ack\n", a, b, b + 1, c, d);
-	v2 = fmt("%u cmd\n%u echo idle-timeout=3\n%u ack\n%u-%u echo\n", a, c, d,
-	    e, e + 2);
+	v2 = itest_fmt("%u cmd\n%u echo idle-timeout=3\n%u ack\n%u-%u echo\n",
+	    a, c, d, e, e + 2);
 	itest_start_conf(&t, "0:cmd 0:metrics -t 10", v1);
 	cmdline = itest_channel(&t, 0);
 	metrics = itest_channel(&t, 1);
-	cha = on(&t, a);
-	chd = on(&t, d);
-	statsc = on(&t, c)->ch_stats;
-	fdc = on(&t, c)->ch_fd;
+	cha = itest_on(&t, a);
+	chd = itest_on(&t, d);
+	statsc = itest_on(&t, c)->ch_stats;
+	fdc = itest_on(&t, c)->ch_fd;
 	sa = cmd_open(NULL, a);
 	sb = cmd_open(NULL, b);
 	ack_ok(d);
 	c_old = itest_connect(c);
 	echo_ok(c_old, "old");
-	t_old = now_ms();
-	acc_a = accepted(&t, a);
-	acc_d = accepted(&t, d);
-	acc_c = accepted(&t, c);
+	t_old = itest_now_ms();
+	acc_a = itest_accepted(&t, a);
+	acc_d = itest_accepted(&t, d);
+	acc_c = itest_accepted(&t, c);
 
 	reload_ok(&t, v2, &sr);
 	/* In channels: a range counts each of its ports. */
@@ -507,8 +441,8 @@ START_TEST(reload_add_remove_change)
 	/* The changed line: the same port, new clients get its new setting. */
 	c_new = itest_connect(c);
 	echo_ok(c_new, "new");
-	t_new = now_ms();
-	newc = on(&t, c);
+	t_new = itest_now_ms();
+	newc = itest_on(&t, c);
 	ck_assert_uint_eq(newc->ch_port, c);
 	ck_assert_int_eq(newc->ch_fd, fdc);	/* the same listening socket */
 	ck_assert_uint_eq(newc->ch_conf.cc_idle_timeout, 3);
@@ -517,19 +451,19 @@ START_TEST(reload_add_remove_change)
 	/* Unchanged lines and the command line's: the very same channels. */
 	ck_assert_ptr_eq(itest_channel(&t, 0), cmdline);
 	ck_assert_ptr_eq(itest_channel(&t, 1), metrics);
-	ck_assert_ptr_eq(on(&t, a), cha);
-	ck_assert_ptr_eq(on(&t, d), chd);
-	ck_assert_uint_eq(accepted(&t, a), acc_a);
-	ck_assert_uint_eq(accepted(&t, d), acc_d);
+	ck_assert_ptr_eq(itest_on(&t, a), cha);
+	ck_assert_ptr_eq(itest_on(&t, d), chd);
+	ck_assert_uint_eq(itest_accepted(&t, a), acc_a);
+	ck_assert_uint_eq(itest_accepted(&t, d), acc_d);
 
 	/* The old client of c keeps its 1 s; the new one has 3 s. */
-	ck_assert(itest_closed(c_old, 2500 - (int)(now_ms() - t_old)));
-	ms = now_ms() - t_old;
+	ck_assert(itest_closed(c_old, 2500 - (int)(itest_now_ms() - t_old)));
+	ms = itest_now_ms() - t_old;
 	ck_assert_msg(ms >= 800 && ms < 2500, "old client idle after %ld ms",
 	    ms);
-	ck_assert(itest_silent(c_new, 2000 - (int)(now_ms() - t_new)));
+	ck_assert(itest_silent(c_new, 2000 - (int)(itest_now_ms() - t_new)));
 	ck_assert(itest_closed(c_new, 3000));
-	ms = now_ms() - t_new;
+	ms = itest_now_ms() - t_new;
 	ck_assert_msg(ms >= 2800 && ms < 4500, "new client idle after %ld ms",
 	    ms);
 
@@ -548,17 +482,17 @@ START_TEST(reload_add_remove_change)
 		ports[5 + i] = e + (uint16_t)i;
 	ports_are(sa, ports, services, 8);
 	/* The series of removed channels are gone; the new ones are there. */
-	r = scrape(itest_port(&t, 1));
-	series = fmt("{port=\"%u\"", b);
+	r = itest_scrape(itest_port(&t, 1));
+	series = itest_fmt("{port=\"%u\"", b);
 	ck_assert_msg(strstr(r, series) == NULL, "%s still in /metrics", series);
 	free(series);
-	series = fmt("\nmpserver_connections_accepted_total{port=\"%u\","
+	series = itest_fmt("\nmpserver_connections_accepted_total{port=\"%u\","
 	    "service=\"echo\"} 0\n", e + 2);
 	ck_assert_msg(strstr(r, series) != NULL, "no %s", series);
 	free(series);
 	free(r);
 	ack_ok(d);
-	ck_assert_uint_eq(accepted(&t, d), acc_d + 1);
+	ck_assert_uint_eq(itest_accepted(&t, d), acc_d + 1);
 	for (i = 0; i < 3; i++) {
 		fd = itest_connect(e + (uint16_t)i);
 		echo_ok(fd, "e");
@@ -588,9 +522,9 @@ START_TEST(reload_keeps_waiting_clients)
 	int fa, fb, error;
 	char *v1, *v2, *r, *want;
 
-	v1 = fmt("%u cmd proxy-from=127.0.0.1/32 idle-timeout=5\n%u echo\n", a,
-	    b);
-	v2 = fmt("%u cmd proxy-from=127.0.0.1/32 idle-timeout=6\n", a);
+	v1 = itest_fmt("%u cmd proxy-from=127.0.0.1/32 idle-timeout=5\n"
+	    "%u echo\n", a, b);
+	v2 = itest_fmt("%u cmd proxy-from=127.0.0.1/32 idle-timeout=6\n", a);
 	itest_start_conf(&t, "0:cmd", v1);
 	fa = itest_connect(a);
 	itest_sends(fa, "PROXY TCP4 127.0.0.9 127.0.0.1 4242 ");
@@ -601,14 +535,14 @@ START_TEST(reload_keeps_waiting_clients)
 	counts_are(&sr, 0, 1, 1, 0);
 	echo_ok(fb, "first byte after the reload\n");
 	/* The rest of the header, then the service's banner. */
-	want = fmt("%u\r\n", a);
+	want = itest_fmt("%u\r\n", a);
 	sent = send(fa, want, strlen(want), MSG_NOSIGNAL);
 	error = errno;
 	r = itest_read_until(fa, "\r\n", ITEST_TIMEOUT_MS, NULL);
 	ck_assert_msg(sent == (ssize_t)strlen(want) && strncmp(r, "220 ", 4) ==
 	    0, "a client mid-header when its line changed: expected its "
 	    "banner, got \"%s\" (rejected with reason proxy: %llu)", sent == -1 ?
-	    strerror(error) : r, rejected(&t, a, REJECT_PROXY));
+	    strerror(error) : r, itest_rejected(&t, a, REJECT_PROXY));
 	free(want);
 	free(r);
 	r = itest_cmd(fa, "WHOAMI");
@@ -749,18 +683,53 @@ threads_back(struct itest *t)
 	return itest_count_threads() == churn_threads_want;
 }
 
-/* The two files the reloads alternate between. */
+/* Start from cmdline and the first, x, of two files the reloads alternate. */
 static void
-churn_files(const struct churn *c, char **x, char **y)
+churn_start(struct itest *t, struct churn *c, const char *cmdline, char **x,
+    char **y)
 {
 	const uint16_t *p = c->ch_ports;
+	uint16_t base = itest_free_ports(P_N);
+	int k;
 
-	*x = fmt("%u ack\n%u echo\n%u ack idle-timeout=5\n"
+	memset(c, 0, sizeof *c);
+	for (k = 0; k < P_N; k++)
+		c->ch_ports[k] = base + (uint16_t)k;
+	*x = itest_fmt("%u ack\n%u echo\n%u ack idle-timeout=5\n"
 	    "%u echo idle-timeout=5\n%u ack\n", p[P_K1], p[P_K2], p[P_CA],
 	    p[P_CE], p[P_R]);
-	*y = fmt("%u ack\n%u echo\n%u ack idle-timeout=6\n"
+	*y = itest_fmt("%u ack\n%u echo\n%u ack idle-timeout=6\n"
 	    "%u echo idle-timeout=6\n%u echo\n", p[P_K1], p[P_K2], p[P_CA],
 	    p[P_CE], p[P_S]);
+	itest_start_conf(t, cmdline, *x);
+}
+
+/*
+ * Handlers park for 100 ms only; the server's threads, a listener per
+ * channel and the idle thread, once they are named: how many.
+ */
+static int
+churn_threads(struct itest *t)
+{
+	workers_set_park_ms(&t->t_server.sv_workers, 100);
+	churn_threads_want = (int)t->t_server.sv_nchannels + 1;
+	ck_assert_msg(itest_eventually(threads_back, t, ITEST_TIMEOUT_MS),
+	    "%d threads at the start, %d channels", itest_count_threads(),
+	    (int)t->t_server.sv_nchannels);
+	return churn_threads_want;
+}
+
+/* Once the clients are gone, the descriptors and threads are as before. */
+static void
+churn_left_nothing(struct itest *t, int fds, int threads)
+{
+	ck_assert(itest_eventually(itest_nobody_active, t, ITEST_TIMEOUT_MS));
+	ck_assert_int_eq(itest_count_fds(), fds);
+	/* Listeners as before; parked handlers retire (100 ms here). */
+	ck_assert_int_le(itest_count_threads(), threads +
+	    (int)t->t_server.sv_workers.wp_max_idle);
+	ck_assert_msg(itest_eventually(threads_back, t, ITEST_TIMEOUT_MS),
+	    "%d threads, %d before", itest_count_threads(), threads);
 }
 
 START_TEST(reload_under_load)
@@ -771,26 +740,15 @@ START_TEST(reload_under_load)
 	struct channel *cmdline, *k1;
 	struct churn c;
 	struct itest t;
-	uint16_t base;
 	int i, k, fds, threads, session;
 	unsigned ok[P_N] = { 0 }, refused = 0, cut = 0;
 	char *x, *y;
 
-	memset(&c, 0, sizeof c);
-	base = itest_free_ports(P_N);
-	for (k = 0; k < P_N; k++)
-		c.ch_ports[k] = base + (uint16_t)k;
-	churn_files(&c, &x, &y);
-	itest_start_conf(&t, "0:cmd -t 10", x);
-	workers_set_park_ms(&t.t_server.sv_workers, 100);
+	churn_start(&t, &c, "0:cmd -t 10", &x, &y);
 	cmdline = itest_channel(&t, 0);
-	k1 = on(&t, c.ch_ports[P_K1]);
+	k1 = itest_on(&t, c.ch_ports[P_K1]);
 	fds = itest_count_fds();
-	/* A listener per channel and the idle thread, once they are named. */
-	threads = churn_threads_want = (int)t.t_server.sv_nchannels + 1;
-	ck_assert_msg(itest_eventually(threads_back, &t, ITEST_TIMEOUT_MS),
-	    "%d threads at the start, %d channels", itest_count_threads(),
-	    (int)t.t_server.sv_nchannels);
+	threads = churn_threads(&t);
 	session = cmd_open(NULL, itest_port(&t, 0));
 	memset(cr, 0, sizeof cr);
 	for (i = 0; i < CHURNERS; i++) {
@@ -829,16 +787,10 @@ START_TEST(reload_under_load)
 	    ok[2], ok[3], ok[4], ok[5], refused, cut);
 	/* The command line's channel, and its client, never noticed. */
 	ck_assert_ptr_eq(itest_channel(&t, 0), cmdline);
-	ck_assert_ptr_eq(on(&t, c.ch_ports[P_K1]), k1);
+	ck_assert_ptr_eq(itest_on(&t, c.ch_ports[P_K1]), k1);
 	cmd_expect(session, "PING", "200 PONG");
 	close(session);
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
-	ck_assert_int_eq(itest_count_fds(), fds);
-	/* Listeners as before; parked handlers retire (100 ms here). */
-	ck_assert_int_le(itest_count_threads(), threads +
-	    (int)t.t_server.sv_workers.wp_max_idle);
-	ck_assert_msg(itest_eventually(threads_back, &t, ITEST_TIMEOUT_MS),
-	    "%d threads, %d before", itest_count_threads(), threads);
+	churn_left_nothing(&t, fds, threads);
 	free(x);
 	free(y);
 	itest_stop(&t);
@@ -850,23 +802,12 @@ START_TEST(reload_leaves_nothing_behind)
 	struct server_reload sr;
 	struct churn c;
 	struct itest t;
-	uint16_t base;
 	int i, j, k, fds, threads, fd, held[2], heldfd[2];
 	char *x, *y, got[160];
 
-	memset(&c, 0, sizeof c);
-	base = itest_free_ports(P_N);
-	for (k = 0; k < P_N; k++)
-		c.ch_ports[k] = base + (uint16_t)k;
-	churn_files(&c, &x, &y);
-	itest_start_conf(&t, "0:echo", x);
-	workers_set_park_ms(&t.t_server.sv_workers, 100);
+	churn_start(&t, &c, "0:echo", &x, &y);
 	fds = itest_count_fds();
-	/* A listener per channel and the idle thread, once they are named. */
-	threads = churn_threads_want = (int)t.t_server.sv_nchannels + 1;
-	ck_assert_msg(itest_eventually(threads_back, &t, ITEST_TIMEOUT_MS),
-	    "%d threads at the start, %d channels", itest_count_threads(),
-	    (int)t.t_server.sv_nchannels);
+	threads = churn_threads(&t);
 	for (i = 0; i < RELOADS; i++) {
 		/* In across the reload: on the changed echo, on the removed port. */
 		held[0] = P_CE;
@@ -890,12 +831,7 @@ START_TEST(reload_leaves_nothing_behind)
 			close(heldfd[j]);
 		}
 	}
-	ck_assert(itest_eventually(nobody_active, &t, ITEST_TIMEOUT_MS));
-	ck_assert_int_eq(itest_count_fds(), fds);
-	ck_assert_int_le(itest_count_threads(), threads +
-	    (int)t.t_server.sv_workers.wp_max_idle);
-	ck_assert_msg(itest_eventually(threads_back, &t, ITEST_TIMEOUT_MS),
-	    "%d threads, %d before", itest_count_threads(), threads);
+	churn_left_nothing(&t, fds, threads);
 	free(x);
 	free(y);
 	itest_stop(&t);
@@ -911,16 +847,10 @@ START_TEST(reload_back_to_back)
 	struct server_reload sr;
 	struct churn c;
 	struct itest t;
-	uint16_t base;
 	int i, k, fd;
 	char *x, *y, got[160];
 
-	memset(&c, 0, sizeof c);
-	base = itest_free_ports(P_N);
-	for (k = 0; k < P_N; k++)
-		c.ch_ports[k] = base + (uint16_t)k;
-	churn_files(&c, &x, &y);
-	itest_start_conf(&t, "0:cmd", x);
+	churn_start(&t, &c, "0:cmd", &x, &y);
 	for (i = 0; i < RELOADS; i++) {
 		reload_ok(&t, i % 2 == 0 ? y : x, &sr);
 		counts_are(&sr, 1, 1, 2, 2);
@@ -950,18 +880,18 @@ START_TEST(reload_bad_file_changes_nothing)
 	char *v1, *v2, *cause = NULL, *prefix;
 	int fd;
 
-	v1 = fmt("%u echo\n", a);
-	v2 = fmt("%u echo\n%u echo bogus=1\n", a, b);
+	v1 = itest_fmt("%u echo\n", a);
+	v2 = itest_fmt("%u echo\n%u echo bogus=1\n", a, b);
 	itest_start_conf(&t, "0:cmd", v1);
-	cha = on(&t, a);
+	cha = itest_on(&t, a);
 	ck_assert_int_eq(itest_reload(&t, v2, &sr, &cause), -1);
-	prefix = fmt("%s:2: ", t.t_conf);
+	prefix = itest_fmt("%s:2: ", t.t_conf);
 	ck_assert_msg(cause != NULL && strncmp(cause, prefix, strlen(prefix)) ==
 	    0 && strstr(cause, "bogus") != NULL, "cause: %s", cause);
 	free(prefix);
 	free(cause);
 	ck_assert_uint_eq(t.t_server.sv_nchannels, 2);
-	ck_assert_ptr_eq(on(&t, a), cha);
+	ck_assert_ptr_eq(itest_on(&t, a), cha);
 	ck_assert_ptr_null(itest_channel_on(&t, b));
 	ck_assert(itest_port_free(b));
 	fd = itest_connect(a);
@@ -973,21 +903,6 @@ START_TEST(reload_bad_file_changes_nothing)
 }
 END_TEST
 
-/* A listener of the test's own on 127.0.0.1:port. */
-static int
-occupy(uint16_t port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int fd;
-
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(listen(fd, 1), 0);
-	return fd;
-}
-
 START_TEST(reload_port_in_use_changes_nothing)
 {
 	uint16_t a = itest_free_ports(4), c = a + 1, n = a + 2, u = a + 3;
@@ -998,16 +913,17 @@ START_TEST(reload_port_in_use_changes_nothing)
 	int held, fds, fd;
 	long start, ms;
 
-	v1 = fmt("%u echo\n%u echo idle-timeout=1\n", a, c);
-	v2 = fmt("%u echo\n%u echo idle-timeout=3\n%u echo\n%u echo\n", a, c, n,
-	    u);
+	v1 = itest_fmt("%u echo\n%u echo idle-timeout=1\n", a, c);
+	v2 = itest_fmt("%u echo\n%u echo idle-timeout=3\n%u echo\n%u echo\n", a,
+	    c, n, u);
 	itest_start_conf(&t, "0:cmd", v1);
-	cha = on(&t, a);
-	chc = on(&t, c);
-	held = occupy(u);
+	cha = itest_on(&t, a);
+	chc = itest_on(&t, c);
+	held = itest_listen(&u, 1);
 	fds = itest_count_fds();
 	ck_assert_int_eq(itest_reload(&t, v2, &sr, &cause), -1);
-	want = fmt("cannot listen on 127.0.0.1:%u: Address already in use", u);
+	want = itest_fmt("cannot listen on 127.0.0.1:%u: Address already in "
+	    "use", u);
 	ck_assert_msg(cause != NULL && strcmp(cause, want) == 0, "cause: %s",
 	    cause);
 	free(want);
@@ -1016,15 +932,15 @@ START_TEST(reload_port_in_use_changes_nothing)
 	ck_assert(itest_port_free(n));
 	ck_assert_int_eq(itest_count_fds(), fds);
 	ck_assert_uint_eq(t.t_server.sv_nchannels, 3);
-	ck_assert_ptr_eq(on(&t, a), cha);
-	ck_assert_ptr_eq(on(&t, c), chc);
+	ck_assert_ptr_eq(itest_on(&t, a), cha);
+	ck_assert_ptr_eq(itest_on(&t, c), chc);
 	ck_assert_ptr_null(itest_channel_on(&t, n));
 	/* c keeps its old idle timeout. */
 	fd = itest_connect(c);
 	echo_ok(fd, "c");
-	start = now_ms();
+	start = itest_now_ms();
 	ck_assert(itest_closed(fd, 2500));
-	ms = now_ms() - start;
+	ms = itest_now_ms() - start;
 	ck_assert_msg(ms >= 800 && ms < 2500, "idle after %ld ms", ms);
 	close(fd);
 	fd = itest_connect(a);
@@ -1046,20 +962,20 @@ START_TEST(reload_cmdline_port_refused)
 	char *cmd, *v1, *v2, *cause = NULL, *want;
 	int fd;
 
-	cmd = fmt("%u:cmd", p);
-	v1 = fmt("%u echo\n", a);
-	v2 = fmt("%u echo\n%u echo\n", a, p);
+	cmd = itest_fmt("%u:cmd", p);
+	v1 = itest_fmt("%u echo\n", a);
+	v2 = itest_fmt("%u echo\n%u echo\n", a, p);
 	itest_start_conf(&t, cmd, v1);
 	cmdline = itest_channel(&t, 0);
-	cha = on(&t, a);
+	cha = itest_on(&t, a);
 	ck_assert_int_eq(itest_reload(&t, v2, &sr, &cause), -1);
-	want = fmt("%s:2: ", t.t_conf);
+	want = itest_fmt("%s:2: ", t.t_conf);
 	ck_assert_msg(cause != NULL && strncmp(cause, want, strlen(want)) == 0,
 	    "cause: %s", cause);
 	free(want);
 	free(cause);
 	ck_assert_ptr_eq(itest_channel(&t, 0), cmdline);
-	ck_assert_ptr_eq(on(&t, a), cha);
+	ck_assert_ptr_eq(itest_on(&t, a), cha);
 	ck_assert_str_eq(cmdline->ch_service->svc_name, "cmd");
 	fd = cmd_open(NULL, p);
 	cmd_expect(fd, "PING", "200 PONG");
@@ -1076,11 +992,8 @@ static void
 reload_parse(struct itest *t, const char *conf, struct conf_list *list)
 {
 	char *cause = NULL;
-	FILE *f;
 
-	ck_assert_ptr_nonnull(f = fopen(t->t_conf, "we"));
-	ck_assert_int_ge(fputs(conf, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
+	itest_write_file(t->t_conf, conf);
 	memset(list, 0, sizeof *list);
 	ck_assert_msg(options_reload(&t->t_opts, service_specs(), list,
 	    &cause) == 0, "options_reload: %s", cause);
@@ -1097,10 +1010,10 @@ START_TEST(reload_out_of_descriptors)
 	char *v1, *v2, *cause = NULL;
 	int fds, fd, rc, i;
 
-	v1 = fmt("%u echo\n", a);
-	v2 = fmt("%u echo\n%u-%u echo\n", a, n, n + 2);
+	v1 = itest_fmt("%u echo\n", a);
+	v2 = itest_fmt("%u echo\n%u-%u echo\n", a, n, n + 2);
 	itest_start_conf(&t, "0:cmd", v1);
-	cha = on(&t, a);
+	cha = itest_on(&t, a);
 	reload_parse(&t, v2, &list);
 	fds = itest_count_fds();
 	/* Room for the three new sockets, none for their bases. */
@@ -1118,7 +1031,7 @@ START_TEST(reload_out_of_descriptors)
 	    "cause: %s", cause);
 	free(cause);
 	/* Still here, the old set serving, the new ports free again. */
-	ck_assert_ptr_eq(on(&t, a), cha);
+	ck_assert_ptr_eq(itest_on(&t, a), cha);
 	ck_assert_uint_eq(t.t_server.sv_nchannels, 2);
 	for (i = 0; i < 3; i++)
 		ck_assert(itest_port_free(n + (uint16_t)i));

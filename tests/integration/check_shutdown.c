@@ -9,7 +9,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,41 +16,10 @@
 #include "channel.h"
 #include "itest.h"
 
-struct stopper {
-	struct itest	*s_test;
-	pthread_t	 s_thread;
-};
-
-static void *
-stopper_main(void *arg)
-{
-	struct stopper *s = arg;
-
-	server_stop(&s->s_test->t_server);
-	return NULL;
-}
-
-/* server_stop blocks for the grace: run it beside the test's clients. */
-static void
-stop_in_background(struct stopper *s, struct itest *t)
-{
-	s->s_test = t;
-	ck_assert_int_eq(pthread_create(&s->s_thread, NULL, stopper_main, s), 0);
-}
-
-static void
-stop_join(struct stopper *s)
-{
-	pthread_join(s->s_thread, NULL);
-	options_free(&s->s_test->t_opts);
-	for (int i = 0; i < s->s_test->t_argc; i++)
-		free(s->s_test->t_argv[i]);
-}
-
 START_TEST(clients_are_woken_and_requests_answered)
 {
 	struct itest t;
-	struct stopper s;
+	struct itest_stopper s;
 	int idle_cmd, idle_echo, asked, fds_before, threads_before;
 	uint16_t port;
 	char *r;
@@ -68,7 +36,7 @@ START_TEST(clients_are_woken_and_requests_answered)
 	/* On loopback a completed send is in the server's socket buffer. */
 	itest_sends(asked, "PING\r\n");
 	itest_sends(idle_echo, "still here\n");
-	stop_in_background(&s, &t);
+	itest_stop_in_background(&s, &t);
 
 	r = itest_read_until(asked, NULL, ITEST_TIMEOUT_MS, NULL);
 	ck_assert_str_eq(r, "200 PONG\r\n421 server shutting down\r\n");
@@ -79,7 +47,7 @@ START_TEST(clients_are_woken_and_requests_answered)
 	r = itest_read_until(idle_echo, NULL, ITEST_TIMEOUT_MS, NULL);
 	ck_assert_str_eq(r, "still here\n");
 	free(r);
-	stop_join(&s);
+	itest_stop_join(&s);
 	/* The port is free again at once. */
 	ck_assert_int_eq(connect(socket(AF_INET, SOCK_STREAM, 0), (struct
 	    sockaddr *)&(struct sockaddr_in){ .sin_family = AF_INET,
@@ -96,7 +64,7 @@ END_TEST
 START_TEST(sleep_in_progress_finishes)
 {
 	struct itest t;
-	struct stopper s;
+	struct itest_stopper s;
 	int fd;
 	char *r;
 
@@ -104,11 +72,11 @@ START_TEST(sleep_in_progress_finishes)
 	fd = itest_connect(itest_port(&t, 0));
 	free(itest_read_until(fd, "\r\n", ITEST_TIMEOUT_MS, NULL));
 	itest_sends(fd, "SLEEP 300\r\n");
-	stop_in_background(&s, &t);
+	itest_stop_in_background(&s, &t);
 	r = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
 	ck_assert_str_eq(r, "200 slept 300\r\n421 server shutting down\r\n");
 	free(r);
-	stop_join(&s);
+	itest_stop_join(&s);
 	close(fd);
 }
 END_TEST
@@ -116,7 +84,7 @@ END_TEST
 START_TEST(grace_over_cuts_the_rest)
 {
 	struct itest t;
-	struct stopper s;
+	struct itest_stopper s;
 	int sleeper, reader;
 	char *r;
 
@@ -126,12 +94,12 @@ START_TEST(grace_over_cuts_the_rest)
 	itest_sends(sleeper, "SLEEP 10000\r\n");
 	/* A chargen client that never reads: its handler sits in a full send. */
 	reader = itest_connect(itest_port(&t, 1));
-	stop_in_background(&s, &t);
+	itest_stop_in_background(&s, &t);
 	/* Cut by the grace, the sleeper still hears why. */
 	r = itest_read_until(sleeper, NULL, ITEST_TIMEOUT_MS, NULL);
 	ck_assert_str_eq(r, "421 server shutting down\r\n");
 	free(r);
-	stop_join(&s);
+	itest_stop_join(&s);
 	ck_assert(itest_closed(reader, ITEST_TIMEOUT_MS));
 	close(sleeper);
 	close(reader);

@@ -11,6 +11,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +24,14 @@
 #include "channel.h"
 #include "itest.h"
 #include "log.h"
+#include "netaddr.h"
 #include "service.h"
 
-static void
+static char	itest_tmpdir[64];	/* itest_tmp_create's directory */
+static char	itest_logpath[128];	/* itest_capture's file, or "" */
+static int	itest_saved_stderr = -1;	/* the real stderr meanwhile */
+
+void
 itest_write_file(const char *path, const char *text)
 {
 	FILE *f;
@@ -93,13 +100,13 @@ itest_start_conf(struct itest *t, const char *cmdline, const char *conf)
 	free(line);
 }
 
-void
-itest_stop(struct itest *t)
+/* What itest_stop frees once server_stop has returned. */
+static void
+itest_free(struct itest *t)
 {
 	char *text;
 	int i;
 
-	server_stop(&t->t_server);
 	options_free(&t->t_opts);
 	for (i = 0; i < t->t_argc; i++)
 		free(t->t_argv[i]);
@@ -118,6 +125,46 @@ itest_stop(struct itest *t)
 	if (t->t_conf[0] != '\0')
 		unlink(t->t_conf);
 	t->t_conf[0] = '\0';
+}
+
+void
+itest_stop(struct itest *t)
+{
+	server_stop(&t->t_server);
+	itest_free(t);
+}
+
+static void *
+itest_stopper_main(void *arg)
+{
+	struct itest_stopper *s = arg;
+
+	server_stop(&s->s_test->t_server);
+	s->s_ms = itest_now_ms() - s->s_start;
+	return NULL;
+}
+
+static bool
+itest_stopping(struct itest *t)
+{
+	return atomic_load(&t->t_server.sv_stopping);
+}
+
+void
+itest_stop_in_background(struct itest_stopper *s, struct itest *t)
+{
+	s->s_test = t;
+	s->s_start = itest_now_ms();
+	ck_assert_int_eq(pthread_create(&s->s_thread, NULL, itest_stopper_main,
+	    s), 0);
+	ck_assert(itest_eventually(itest_stopping, t, ITEST_TIMEOUT_MS));
+}
+
+void
+itest_stop_join(struct itest_stopper *s)
+{
+	ck_assert_int_eq(pthread_join(s->s_thread, NULL), 0);
+	itest_free(s->s_test);
 }
 
 /* One reload, on a thread of its own so that a stuck one fails the test. */
@@ -188,8 +235,7 @@ itest_log(struct itest *t)
 	return text;
 }
 
-/* 127.0.0.1:port, or addr:port for an IPv4 or IPv6 literal. */
-static socklen_t
+socklen_t
 itest_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
@@ -236,6 +282,33 @@ itest_channel_on(struct itest *t, uint16_t port)
 	return ch;
 }
 
+struct channel *
+itest_on(struct itest *t, uint16_t port)
+{
+	struct channel *ch = itest_channel_on(t, port);
+
+	ck_assert_msg(ch != NULL, "no channel on port %u", port);
+	return ch;
+}
+
+unsigned long long
+itest_accepted(struct itest *t, uint16_t port)
+{
+	return stats_get(itest_on(t, port)->ch_stats->cs_accepted);
+}
+
+unsigned long long
+itest_rejected(struct itest *t, uint16_t port, int reason)
+{
+	return stats_get(itest_on(t, port)->ch_stats->cs_rejected[reason]);
+}
+
+bool
+itest_nobody_active(struct itest *t)
+{
+	return server_active_clients(&t->t_server) == 0;
+}
+
 /* Bind (and listen on) 127.0.0.1:port as a server would; true if it could. */
 static bool
 itest_try_bind(uint16_t port, bool reuse)
@@ -258,6 +331,23 @@ bool
 itest_port_free(uint16_t port)
 {
 	return itest_try_bind(port, true);
+}
+
+int
+itest_listen(uint16_t *port, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = itest_sockaddr("127.0.0.1", *port, &ss);
+	int fd;
+
+	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    0);
+	ck_assert_msg(bind(fd, (struct sockaddr *)&ss, len) == 0,
+	    "bind 127.0.0.1 port %u: %s", *port, strerror(errno));
+	ck_assert_int_eq(listen(fd, backlog), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
 }
 
 /*
@@ -376,14 +466,13 @@ itest_sends(int fd, const char *s)
 	itest_send(fd, s, strlen(s));
 }
 
-static long
-itest_ms_since(const struct timespec *start)
+long
+itest_now_ms(void)
 {
-	struct timespec now;
+	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) * 1000 +
-	    (now.tv_nsec - start->tv_nsec) / 1000000;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 char *
@@ -392,13 +481,11 @@ itest_read_until(int fd, const char *until, int timeout_ms, size_t *lenp)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t len = 0, size = 4096;
 	char *buf = malloc(size + 1);
-	struct timespec start;
-	long left;
+	long start = itest_now_ms(), left;
 	ssize_t n;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	buf[0] = '\0';
-	while ((left = timeout_ms - itest_ms_since(&start)) > 0) {
+	while ((left = timeout_ms - (itest_now_ms() - start)) > 0) {
 		if (until != NULL && memmem(buf, len, until, strlen(until)))
 			break;
 		if (poll(&pfd, 1, (int)left) != 1)
@@ -419,13 +506,11 @@ bool
 itest_closed(int fd, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct timespec start;
+	long start = itest_now_ms(), left;
 	char buf[4096];
-	long left;
 	ssize_t n;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while ((left = timeout_ms - itest_ms_since(&start)) > 0) {
+	while ((left = timeout_ms - (itest_now_ms() - start)) > 0) {
 		if (poll(&pfd, 1, (int)left) != 1)
 			return false;
 		if ((n = recv(fd, buf, sizeof buf, 0)) <= 0)
@@ -458,13 +543,12 @@ itest_silent(int fd, int timeout_ms)
 bool
 itest_eventually(bool (*cond)(struct itest *), struct itest *t, int timeout_ms)
 {
-	struct timespec start;
+	long start = itest_now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (cond(t))
 			return true;
-		if (itest_ms_since(&start) > timeout_ms)
+		if (itest_now_ms() - start > timeout_ms)
 			return false;
 		poll(NULL, 0, 5);
 	}
@@ -529,6 +613,312 @@ itest_cmd(int fd, const char *line)
 	if ((eol = strstr(reply, "\r\n")) != NULL)
 		*eol = '\0';
 	return reply;
+}
+
+char *
+itest_scrape(uint16_t port)
+{
+	int fd = itest_connect(port);
+	char *r;
+
+	itest_sends(fd, "GET /metrics HTTP/1.0\r\n\r\n");
+	r = itest_read_until(fd, NULL, ITEST_TIMEOUT_MS, NULL);
+	close(fd);
+	return r;
+}
+
+void
+itest_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l),
+	    0);
+	close(fd);
+}
+
+long
+itest_trickle_until_reset(int fd, long t0, long limit_ms, size_t *sent)
+{
+	struct pollfd pfd = { .fd = fd, .events = 0 };
+
+	while (itest_now_ms() - t0 < limit_ms) {
+		if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+			return itest_now_ms() - t0;
+		if (sent != NULL)
+			(*sent)++;
+		/* events 0: only POLLERR/POLLHUP, that is a reset, wake us. */
+		if (poll(&pfd, 1, ITEST_TRICKLE_MS) == 1)
+			return itest_now_ms() - t0;
+	}
+	return -1;
+}
+
+char *
+itest_pattern(size_t len)
+{
+	unsigned x = 12345;
+	char *p = malloc(len);
+	size_t i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < len; i++) {
+		x = x * 1103515245 + 12345;
+		p[i] = (char)(x >> 16);
+	}
+	return p;
+}
+
+static void *
+itest_pump_main(void *arg)
+{
+	struct itest_pump *p = arg;
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < p->p_len) {
+		n = send(p->p_fd, p->p_buf + off, p->p_len - off, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			p->p_errno = n == 0 ? EIO : errno;
+			return NULL;
+		}
+		off += (size_t)n;
+	}
+	if (p->p_shut && shutdown(p->p_fd, SHUT_WR) == -1)
+		p->p_errno = errno;
+	return NULL;
+}
+
+void
+itest_pump_start(struct itest_pump *p, int fd, const char *buf, size_t len,
+    bool shut)
+{
+	memset(p, 0, sizeof *p);
+	p->p_fd = fd;
+	p->p_buf = buf;
+	p->p_len = len;
+	p->p_shut = shut;
+	ck_assert_int_eq(pthread_create(&p->p_thread, NULL, itest_pump_main, p),
+	    0);
+}
+
+char *
+itest_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
+	va_end(ap);
+	return s;
+}
+
+char *
+itest_slurp(const char *path)
+{
+	size_t len = 0, size = 4096;
+	char *buf = malloc(size + 1);
+	ssize_t n;
+	int fd;
+
+	ck_assert_ptr_nonnull(buf);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		while ((n = read(fd, buf + len, size - len)) > 0) {
+			if ((len += (size_t)n) == size)
+				buf = realloc(buf, (size *= 2) + 1);
+		}
+		close(fd);
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+void
+itest_tmp_create(void)
+{
+	snprintf(itest_tmpdir, sizeof itest_tmpdir, "/tmp/%.40s.XXXXXX",
+	    program_invocation_short_name);
+	ck_assert_ptr_nonnull(mkdtemp(itest_tmpdir));
+}
+
+void
+itest_tmp_remove(void)
+{
+	char path[sizeof itest_tmpdir + 300];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(itest_tmpdir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", itest_tmpdir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(itest_tmpdir);
+}
+
+const char *
+itest_tmp_file(const char *name, const char *text, mode_t mode)
+{
+	static char path[sizeof itest_tmpdir + 64];
+	int fd;
+
+	ck_assert_msg(itest_tmpdir[0] != '\0', "no itest_tmp_create");
+	snprintf(path, sizeof path, "%s/%s", itest_tmpdir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+void
+itest_start_file(struct itest *t, const char *lines, const char *cmdline)
+{
+	char *line;
+
+	line = itest_fmt("-f %s %s", itest_tmp_file("mpserver.conf", lines,
+	    0644), cmdline);
+	itest_start(t, line);
+	free(line);
+}
+
+void
+itest_capture(void)
+{
+	int fd;
+
+	snprintf(itest_logpath, sizeof itest_logpath, "%s/log", itest_tmpdir);
+	itest_saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	fd = open(itest_logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+	    O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+	setenv("ITEST_LOG", "1", 1);
+}
+
+/* Sanitizers report on stderr too: show the captured log if one did. */
+void
+itest_capture_release(void)
+{
+	char *log;
+
+	if (itest_saved_stderr == -1)
+		return;
+	dup2(itest_saved_stderr, STDERR_FILENO);
+	close(itest_saved_stderr);
+	itest_saved_stderr = -1;
+	log = itest_slurp(itest_logpath);
+	if (strstr(log, "Sanitizer") != NULL ||
+	    strstr(log, "runtime error") != NULL)
+		fputs(log, stderr);
+	free(log);
+}
+
+TCase *
+itest_tcase_tmp(const char *name, void (*setup)(void), int timeout_s)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_unchecked_fixture(tc, itest_tmp_create, itest_tmp_remove);
+	tcase_add_checked_fixture(tc, setup, itest_capture_release);
+	tcase_set_timeout(tc, timeout_s);
+	return tc;
+}
+
+char *
+itest_capture_find(const char *event, uint16_t port, const char *key,
+    const char *value, int ms)
+{
+	char ev[80], kv[256], padded[4096], *buf, *line, *end, *found = NULL;
+	long start = itest_now_ms();
+
+	ck_assert_msg(itest_logpath[0] != '\0', "no itest_capture");
+	if (port != 0)
+		snprintf(ev, sizeof ev, " event=%s port=%u ", event, port);
+	else
+		snprintf(ev, sizeof ev, " event=%s ", event);
+	snprintf(kv, sizeof kv, " %s=%s ", key, value);
+	for (;;) {
+		buf = itest_slurp(itest_logpath);
+		for (line = buf; (end = strchr(line, '\n')) != NULL;
+		    line = end + 1) {
+			*end = '\0';
+			snprintf(padded, sizeof padded, "%s ", line);
+			if (strstr(padded, ev) != NULL &&
+			    strstr(padded, kv) != NULL) {
+				found = strdup(line);
+				break;
+			}
+		}
+		free(buf);
+		if (found != NULL || itest_now_ms() - start > ms)
+			return found;
+		poll(NULL, 0, 10);
+	}
+}
+
+const char *
+itest_log_field(const char *line, const char *key)
+{
+	static char value[256];
+	char pat[64];
+	const char *p;
+	size_t n;
+
+	snprintf(pat, sizeof pat, " %s=", key);
+	value[0] = '\0';
+	if ((p = strstr(line, pat)) == NULL)
+		return value;
+	p += strlen(pat);
+	if (*p == '"') {
+		for (n = 1; p[n] != '\0' && p[n] != '"'; n++)
+			if (p[n] == '\\' && p[n + 1] != '\0')
+				n++;
+		n += p[n] == '"';
+	} else
+		n = strcspn(p, " ");
+	if (n >= sizeof value)
+		n = sizeof value - 1;
+	memcpy(value, p, n);
+	value[n] = '\0';
+	return value;
+}
+
+char *
+itest_conn_of(int fd, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char peer[NETADDR_STRLEN], *line, *conn;
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	netaddr_format((struct sockaddr *)&ss, peer, sizeof peer);
+	line = itest_capture_find("accept", port, "peer", peer,
+	    ITEST_TIMEOUT_MS);
+	ck_assert_msg(line != NULL, "no accept line for %s", peer);
+	conn = strdup(itest_log_field(line, "conn"));
+	free(line);
+	return conn;
+}
+
+char *
+itest_close_line(int fd, uint16_t port)
+{
+	char *conn = itest_conn_of(fd, port), *line;
+
+	line = itest_capture_find("close", port, "conn", conn,
+	    ITEST_TIMEOUT_MS);
+	ck_assert_msg(line != NULL, "no close line for conn %s", conn);
+	free(conn);
+	return line;
 }
 
 int

@@ -6,10 +6,9 @@
  * "=ARG" main arguments), ports listed twice across the command line and
  * the file, the channel limit, all-or-nothing appends, and conf_copy,
  * conf_equal and conf_free. Every error is checked whole: "FILE:LINE: "
- * and the quoted token. The services are a local table like the server's.
+ * and the quoted token. The services are conf_services.h's table.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include <stddef.h>
@@ -22,67 +21,12 @@
 
 #include "cause.h"
 #include "conf.h"
+#include "conf_services.h"
 
 #define FILE_NAME	"f.conf"
 #define FILE_LINE	3
 #define SERVICE_LIST	"ack, echo, discard, chargen, daytime, time, cmd, " \
 	"metrics, exec, forward"
-
-/* The server's exec check, in short: an absolute path to an executable. */
-static int
-exec_check(const struct channel_conf *cc, const struct conf_defaults *d,
-    char **cause)
-{
-	struct stat sb;
-	const char *prog;
-
-	if (cc->cc_argv == NULL)
-		return cause_set(cause, "exec needs a program");
-	prog = cc->cc_argv[0];
-	if (prog[0] != '/')
-		return cause_set(cause, "exec program \"%s\" is not an "
-		    "absolute path", prog);
-	if (stat(prog, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    access(prog, X_OK) == -1)
-		return cause_set(cause, "exec program \"%s\" is not an "
-		    "executable file", prog);
-	return 0;
-}
-
-static int
-forward_check(const struct channel_conf *cc, const struct conf_defaults *d,
-    char **cause)
-{
-	if (cc->cc_to == NULL)
-		return cause_set(cause, "forward needs to=HOST:PORT");
-	return 0;
-}
-
-enum {
-	SVC_ACK, SVC_ECHO, SVC_DISCARD, SVC_CHARGEN, SVC_DAYTIME, SVC_TIME,
-	SVC_CMD, SVC_METRICS, SVC_EXEC, SVC_FORWARD,
-};
-
-static const struct conf_service svc_rows[] = {
-	{ "ack", 0, 0, NULL },
-	{ "echo", 0, 0, NULL },
-	{ "discard", 0, 0, NULL },
-	{ "chargen", 0, 0, NULL },
-	{ "daytime", 0, 0, NULL },
-	{ "time", 0, 0, NULL },
-	{ "cmd", 0, 0, NULL },
-	{ "metrics", 0, 0, NULL },
-	{ "exec", CONF_KEY_USER | CONF_KEY_ENV | CONF_KEY_PROGRAM,
-	    CONF_KEY_PROGRAM, exec_check },
-	{ "forward", CONF_KEY_TO | CONF_KEY_CONNECT_TIMEOUT |
-	    CONF_KEY_PROXY_PROTOCOL, CONF_KEY_TO, forward_check },
-};
-
-static const struct conf_service *const services[] = {
-	&svc_rows[0], &svc_rows[1], &svc_rows[2], &svc_rows[3], &svc_rows[4],
-	&svc_rows[5], &svc_rows[6], &svc_rows[7], &svc_rows[8], &svc_rows[9],
-	NULL,
-};
 
 static struct conf_list		*list;
 static struct conf_defaults	 defaults;
@@ -146,8 +90,8 @@ defaults_lists(void)
 static int
 line_parse(const char *line, char **cause)
 {
-	return conf_parse_line(line, FILE_NAME, FILE_LINE, services, &defaults,
-	    list, cause);
+	return conf_parse_line(line, FILE_NAME, FILE_LINE, conf_services,
+	    &defaults, list, cause);
 }
 
 static void
@@ -181,8 +125,8 @@ line_fail(const char *line, const char *want)
 static int
 spec_parse(const char *arg, char **cause)
 {
-	return conf_parse_portspec(arg, services, SVC_ACK, &defaults, list,
-	    cause);
+	return conf_parse_portspec(arg, conf_services, SVC_ACK, &defaults,
+	    list, cause);
 }
 
 static void
@@ -260,7 +204,7 @@ tmp_write(const char *content, size_t len)
 static int
 load(const char *path, char **cause)
 {
-	return conf_load(path, services, &defaults, list, cause);
+	return conf_load(path, conf_services, &defaults, list, cause);
 }
 
 static void
@@ -377,8 +321,9 @@ field_of(const struct channel_conf *cc, size_t field)
 static void
 number_line(char *buf, size_t size, int i, const char *value)
 {
-	snprintf(buf, size, "7001 %s %s=%s%s", svc_rows[number_keys[i].service]
-	    .cs_name, number_keys[i].key, value,
+	snprintf(buf, size, "7001 %s %s=%s%s",
+	    conf_services[number_keys[i].service]->cs_name, number_keys[i].key,
+	    value,
 	    number_keys[i].service == SVC_FORWARD ? " to=127.0.0.1:1" : "");
 }
 
@@ -972,11 +917,42 @@ START_TEST(test_conf_spec_single)
 }
 END_TEST
 
-START_TEST(test_conf_spec_service)
+/* PORTSPEC arguments, one after the other, and the channels they make. */
+static const struct {
+	const char	*args[3];
+	size_t		 count;
+	struct {
+		unsigned	 port;
+		int		 service;
+	}		 want[4];
+} spec_lists[] = {
+	{ { "7002:echo" }, 1, { { 7002, SVC_ECHO } } },
+	/* A service is its own item's. */
+	{ { "7001,7002:echo" }, 2, { { 7001, SVC_ACK }, { 7002, SVC_ECHO } } },
+	/* Port 0, as often as asked. */
+	{ { "0:cmd,0,0:echo", "0" }, 4, { { 0, SVC_CMD }, { 0, SVC_ACK },
+	    { 0, SVC_ECHO }, { 0, SVC_ACK } } },
+	{ { "0-3" }, 4, { { 0, SVC_ACK }, { 1, SVC_ACK }, { 2, SVC_ACK },
+	    { 3, SVC_ACK } } },
+	{ { "65535", "1", "9-9:time" }, 3, { { 65535, SVC_ACK },
+	    { 1, SVC_ACK }, { 9, SVC_TIME } } },
+	/* In order across arguments. */
+	{ { "7005", "7001-7002:echo,7000" }, 4, { { 7005, SVC_ACK },
+	    { 7001, SVC_ECHO }, { 7002, SVC_ECHO }, { 7000, SVC_ACK } } },
+};
+
+START_TEST(test_conf_spec_list)
 {
-	spec_ok("7002:echo");
-	ck_assert_uint_eq(list->cf_count, 1);
-	expect_channel(0, 7002, SVC_ECHO);
+	size_t i;
+
+	for (i = 0; i < 3 && spec_lists[_i].args[i] != NULL; i++)
+		spec_ok(spec_lists[_i].args[i]);
+	ck_assert_uint_eq(list->cf_count, spec_lists[_i].count);
+	for (i = 0; i < spec_lists[_i].count; i++)
+		expect_channel(i, spec_lists[_i].want[i].port,
+		    spec_lists[_i].want[i].service);
+	/* Port 0 is never marked seen: it may come again. */
+	ck_assert(!seen(0));
 }
 END_TEST
 
@@ -991,15 +967,6 @@ START_TEST(test_conf_spec_range)
 }
 END_TEST
 
-START_TEST(test_conf_spec_service_own_item)
-{
-	spec_ok("7001,7002:echo");
-	ck_assert_uint_eq(list->cf_count, 2);
-	expect_channel(0, 7001, SVC_ACK);
-	expect_channel(1, 7002, SVC_ECHO);
-}
-END_TEST
-
 START_TEST(test_conf_spec_every_service)
 {
 	char arg[64];
@@ -1007,7 +974,7 @@ START_TEST(test_conf_spec_every_service)
 
 	for (i = 0; i < SVC_EXEC; i++) {
 		snprintf(arg, sizeof arg, "%d:%s", 8000 + i,
-		    services[i]->cs_name);
+		    conf_services[i]->cs_name);
 		spec_ok(arg);
 		expect_channel((size_t)i, 8000u + (unsigned)i, i);
 	}
@@ -1015,54 +982,6 @@ START_TEST(test_conf_spec_every_service)
 	spec_ok("8009:forward=127.0.0.1:80");
 	expect_channel(8, 8008, SVC_EXEC);
 	expect_channel(9, 8009, SVC_FORWARD);
-}
-END_TEST
-
-START_TEST(test_conf_spec_ephemeral_many)
-{
-	spec_ok("0:cmd,0,0:echo");
-	spec_ok("0");
-	ck_assert_uint_eq(list->cf_count, 4);
-	expect_channel(0, 0, SVC_CMD);
-	expect_channel(1, 0, SVC_ACK);
-	expect_channel(2, 0, SVC_ECHO);
-	expect_channel(3, 0, SVC_ACK);
-	ck_assert(!seen(0));
-}
-END_TEST
-
-START_TEST(test_conf_spec_zero_range)
-{
-	spec_ok("0-3");
-	ck_assert_uint_eq(list->cf_count, 4);
-	expect_channel(0, 0, SVC_ACK);
-	expect_channel(1, 1, SVC_ACK);
-	expect_channel(2, 2, SVC_ACK);
-	expect_channel(3, 3, SVC_ACK);
-}
-END_TEST
-
-START_TEST(test_conf_spec_bounds)
-{
-	spec_ok("65535");
-	spec_ok("1");
-	spec_ok("9-9:time");
-	ck_assert_uint_eq(list->cf_count, 3);
-	expect_channel(0, 65535, SVC_ACK);
-	expect_channel(1, 1, SVC_ACK);
-	expect_channel(2, 9, SVC_TIME);
-}
-END_TEST
-
-START_TEST(test_conf_spec_order_across_args)
-{
-	spec_ok("7005");
-	spec_ok("7001-7002:echo,7000");
-	ck_assert_uint_eq(list->cf_count, 4);
-	expect_channel(0, 7005, SVC_ACK);
-	expect_channel(1, 7001, SVC_ECHO);
-	expect_channel(2, 7002, SVC_ECHO);
-	expect_channel(3, 7000, SVC_ACK);
 }
 END_TEST
 
@@ -1139,12 +1058,12 @@ START_TEST(test_conf_twice_file)
 	char *cause = NULL;
 
 	line_ok("7000 ack");
-	ck_assert_int_eq(conf_parse_line("7005 ack", FILE_NAME, 5, services,
-	    &defaults, list, &cause), 0);
+	ck_assert_int_eq(conf_parse_line("7005 ack", FILE_NAME, 5,
+	    conf_services, &defaults, list, &cause), 0);
 	line_fail("6999-7005 echo", "port 7000 listed twice (\"6999-7005\", "
 	    "and f.conf:3)");
-	ck_assert_int_eq(conf_parse_line("7005 ack", FILE_NAME, 8, services,
-	    &defaults, list, &cause), -1);
+	ck_assert_int_eq(conf_parse_line("7005 ack", FILE_NAME, 8,
+	    conf_services, &defaults, list, &cause), -1);
 	ck_assert_str_eq(cause, "f.conf:8: port 7005 listed twice (\"7005\", "
 	    "and f.conf:5)");
 	free(cause);
@@ -1389,10 +1308,10 @@ START_TEST(test_conf_spec_unknown_service_lists)
 
 	ck_assert_int_eq(spec_parse("7001:bogus", &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "bogus"));
-	for (i = 0; services[i] != NULL; i++) {
-		ck_assert_msg(strstr(cause, services[i]->cs_name) != NULL,
+	for (i = 0; conf_services[i] != NULL; i++) {
+		ck_assert_msg(strstr(cause, conf_services[i]->cs_name) != NULL,
 		    "cause \"%s\" does not list \"%s\"", cause,
-		    services[i]->cs_name);
+		    conf_services[i]->cs_name);
 	}
 	free(cause);
 }
@@ -1462,14 +1381,10 @@ conf_suite(void)
 	tcase_add_loop_test(tc_core, test_conf_equal_field, 0, NCHANGES);
 	tcase_add_test(tc_core, test_conf_equal_origin_keys);
 	tcase_add_test(tc_core, test_conf_spec_single);
-	tcase_add_test(tc_core, test_conf_spec_service);
+	tcase_add_loop_test(tc_core, test_conf_spec_list, 0,
+	    (int)(sizeof spec_lists / sizeof spec_lists[0]));
 	tcase_add_test(tc_core, test_conf_spec_range);
-	tcase_add_test(tc_core, test_conf_spec_service_own_item);
 	tcase_add_test(tc_core, test_conf_spec_every_service);
-	tcase_add_test(tc_core, test_conf_spec_ephemeral_many);
-	tcase_add_test(tc_core, test_conf_spec_zero_range);
-	tcase_add_test(tc_core, test_conf_spec_bounds);
-	tcase_add_test(tc_core, test_conf_spec_order_across_args);
 	tcase_add_test(tc_core, test_conf_spec_max_channels);
 	tcase_add_test(tc_core, test_conf_spec_main_arg);
 	tcase_add_test(tc_core, test_conf_spec_defaults);

@@ -5,8 +5,8 @@
  * from the kernel's somaxconn, --config files after the command line's
  * channels (order, ports listed twice, errors), --check-config,
  * options_reload and options_usage, and every usage error of SPEC 1, 7 and
- * 8 with a cause quoting the offending token. The services are a local
- * table like the server's.
+ * 8 with a cause quoting the offending token. The services are
+ * conf_services.h's table.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -20,57 +20,9 @@
 
 #include <check.h>
 
-#include "cause.h"
+#include "conf_services.h"
 #include "log.h"
 #include "options.h"
-
-#define SERVICE_DEFAULT 0	/* ack */
-
-/* The server's exec and forward checks, in short. */
-static int
-exec_check(const struct channel_conf *cc, const struct conf_defaults *d,
-    char **cause)
-{
-	if (cc->cc_argv == NULL || cc->cc_argv[0][0] != '/' ||
-	    access(cc->cc_argv[0], X_OK) == -1)
-		return cause_set(cause, "exec needs an executable program");
-	return 0;
-}
-
-static int
-forward_check(const struct channel_conf *cc, const struct conf_defaults *d,
-    char **cause)
-{
-	if (cc->cc_to == NULL)
-		return cause_set(cause, "forward needs to=HOST:PORT");
-	return 0;
-}
-
-enum {
-	SVC_ACK, SVC_ECHO, SVC_DISCARD, SVC_CHARGEN, SVC_DAYTIME, SVC_TIME,
-	SVC_CMD, SVC_METRICS, SVC_EXEC, SVC_FORWARD,
-};
-
-static const struct conf_service svc_rows[] = {
-	{ "ack", 0, 0, NULL },
-	{ "echo", 0, 0, NULL },
-	{ "discard", 0, 0, NULL },
-	{ "chargen", 0, 0, NULL },
-	{ "daytime", 0, 0, NULL },
-	{ "time", 0, 0, NULL },
-	{ "cmd", 0, 0, NULL },
-	{ "metrics", 0, 0, NULL },
-	{ "exec", CONF_KEY_USER | CONF_KEY_ENV | CONF_KEY_PROGRAM,
-	    CONF_KEY_PROGRAM, exec_check },
-	{ "forward", CONF_KEY_TO | CONF_KEY_CONNECT_TIMEOUT |
-	    CONF_KEY_PROXY_PROTOCOL, CONF_KEY_TO, forward_check },
-};
-
-static const struct conf_service *const services[] = {
-	&svc_rows[0], &svc_rows[1], &svc_rows[2], &svc_rows[3], &svc_rows[4],
-	&svc_rows[5], &svc_rows[6], &svc_rows[7], &svc_rows[8], &svc_rows[9],
-	NULL,
-};
 
 #define ARGS_MAX 48
 
@@ -168,7 +120,7 @@ parse(const char *arg, ...)
 	}
 	va_end(ap);
 	args[nargs] = NULL;
-	return options_parse(nargs, args, services, SERVICE_DEFAULT, &opts,
+	return options_parse(nargs, args, conf_services, SVC_ACK, &opts,
 	    &cause);
 }
 
@@ -562,7 +514,7 @@ START_TEST(test_options_reload)
 	conf_write("7001 echo\n");
 	expect_run(PARSE("-f", conf_path, "7000", "--idle-timeout", "7"));
 	conf_write("7002 cmd\n7001 ack max-clients=3\n");
-	ck_assert_msg(options_reload(&opts, services, fresh, &cause) == 0,
+	ck_assert_msg(options_reload(&opts, conf_services, fresh, &cause) == 0,
 	    "%s", cause);
 	ck_assert_ptr_null(cause);
 	ck_assert_uint_eq(fresh->cf_count, 2);
@@ -580,7 +532,8 @@ START_TEST(test_options_reload)
 	expect_channel(1, 7001, SVC_ECHO);
 	conf_list_free(fresh);
 	conf_write("");
-	ck_assert_int_eq(options_reload(&opts, services, fresh, &cause), 0);
+	ck_assert_int_eq(options_reload(&opts, conf_services, fresh,
+	    &cause), 0);
 	ck_assert_uint_eq(fresh->cf_count, 0);
 	conf_list_free(fresh);
 	free(fresh);
@@ -600,7 +553,7 @@ START_TEST(test_options_usage)
 	FILE *f;
 
 	ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
-	options_usage(f, services);
+	options_usage(f, conf_services);
 	fclose(f);
 	for (i = 0; i < sizeof want / sizeof want[0]; i++)
 		ck_assert_msg(strstr(text, want[i]) != NULL, "no %s", want[i]);
@@ -803,7 +756,8 @@ START_TEST(test_options_reload_errors)
 
 	fresh->cf_count = 12345;
 	expect_run(PARSE("1-4000"));
-	ck_assert_int_eq(options_reload(&opts, services, fresh, &cause), -1);
+	ck_assert_int_eq(options_reload(&opts, conf_services, fresh,
+	    &cause), -1);
 	ck_assert_str_eq(cause, "no --config file to read again");
 	free(cause);
 	cause = NULL;
@@ -811,17 +765,18 @@ START_TEST(test_options_reload_errors)
 	conf_write("7001 echo\n");
 	expect_run(PARSE("-f", conf_path, "7000"));
 	conf_write("7001 echo\n7000 cmd\n");
-	expect_cause(options_reload(&opts, services, fresh, &cause),
+	expect_cause(options_reload(&opts, conf_services, fresh, &cause),
 	    "%s:2: port 7000 listed twice (\"7000\", and the command line)");
 	free(cause);
 	cause = NULL;
 	conf_write("7001 echo\n7002 nosuch\n");
-	ck_assert_int_eq(options_reload(&opts, services, fresh, &cause), -1);
+	ck_assert_int_eq(options_reload(&opts, conf_services, fresh,
+	    &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, ":2: unknown service \"nosuch\""));
 	free(cause);
 	cause = NULL;
 	unlink(conf_path);
-	expect_cause(options_reload(&opts, services, fresh, &cause),
+	expect_cause(options_reload(&opts, conf_services, fresh, &cause),
 	    "cannot read %s: No such file or directory");
 	free(cause);
 	cause = NULL;
@@ -830,7 +785,7 @@ START_TEST(test_options_reload_errors)
 	conf_write("5000 ack\n");
 	expect_run(PARSE("1-4095", "-f", conf_path));
 	conf_write("5000-5001 ack\n");
-	expect_cause(options_reload(&opts, services, fresh, &cause),
+	expect_cause(options_reload(&opts, conf_services, fresh, &cause),
 	    "%s: too many channels (at most 4096 with the command line's "
 	    "4095)");
 	ck_assert_uint_eq(fresh->cf_count, 12345);

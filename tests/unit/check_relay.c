@@ -201,6 +201,14 @@ forward_init(struct run *run, int *client, int *upstream, int bufsize)
 	run->r.r_peer_in = run->r.r_peer_out;
 }
 
+static void
+forward_close(struct run *run, int client, int upstream)
+{
+	run_close(run);
+	close(client);
+	close(upstream);
+}
+
 static void *
 xfer_write(void *arg)
 {
@@ -373,6 +381,48 @@ pipe_cloexec(int fds[2])
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 }
 
+/* exec, the test playing the program: its stdin in[], its stdout out[]. */
+static void
+exec_init(struct run *run, int *client, int in[2], int out[2])
+{
+	run_init(run);
+	tcp_pair(client, &run->r.r_client, 0);
+	pipe_cloexec(in);
+	pipe_cloexec(out);
+	run->r.r_peer_out = in[1];
+	run->r.r_peer_in = out[0];
+}
+
+/*
+ * first sends a and half-closes; second gets a and its EOF, answers b and
+ * half-closes; first gets b and its EOF; the relay is done.
+ */
+static void
+half_closes_pass(struct run *run, int first, const char *a, int second,
+    const char *b)
+{
+	send_str(first, a);
+	ck_assert_int_eq(shutdown(first, SHUT_WR), 0);
+	expect_all(second, a);
+	send_str(second, b);
+	ck_assert_int_eq(shutdown(second, SHUT_WR), 0);
+	expect_all(first, b);
+	ck_assert_int_eq(run_join(run), RELAY_DONE);
+}
+
+/* from sends "abc" to to, then resets: the relay ends as want, to sees it. */
+static void
+reset_passes(struct run *run, int from, int to, enum relay_end want)
+{
+	send_str(from, "abc");
+	expect_bytes(to, "abc");
+	close_reset(from);
+	ck_assert_int_eq(run_join(run), want);
+	run_close(run);
+	expect_reset(to);
+	close(to);
+}
+
 /* /bin/cat on two pipes: *to_prog its stdin, *from_prog its stdout. */
 static pid_t
 spawn_cat(int *to_prog, int *from_prog)
@@ -454,9 +504,7 @@ START_TEST(test_relay_forward_both_ways)
 	ck_assert_uint_eq(atomic_load(&run.counted[0]), MIB);
 	ck_assert_uint_eq(atomic_load(&run.counted[1]), MIB);
 	ck_assert_int_eq(run.r.r_peer_out, run.r.r_peer_in);
-	run_close(&run);
-	close(client);
-	close(upstream);
+	forward_close(&run, client, upstream);
 }
 END_TEST
 
@@ -499,18 +547,10 @@ START_TEST(test_relay_client_half_close)
 
 	forward_init(&run, &client, &upstream, 0);
 	run_start(&run);
-	send_str(client, "request");
-	ck_assert_int_eq(shutdown(client, SHUT_WR), 0);
-	expect_all(upstream, "request");	/* then EOF */
-	send_str(upstream, "the reply");
-	ck_assert_int_eq(shutdown(upstream, SHUT_WR), 0);
-	expect_all(client, "the reply");
-	ck_assert_int_eq(run_join(&run), RELAY_DONE);
+	half_closes_pass(&run, client, "request", upstream, "the reply");
 	ck_assert_uint_eq(run.r.r_bytes_in, 7);
 	ck_assert_uint_eq(run.r.r_bytes_out, 9);
-	run_close(&run);
-	close(client);
-	close(upstream);
+	forward_close(&run, client, upstream);
 }
 END_TEST
 
@@ -521,18 +561,10 @@ START_TEST(test_relay_peer_half_close)
 
 	forward_init(&run, &client, &upstream, 0);
 	run_start(&run);
-	send_str(upstream, "banner");
-	ck_assert_int_eq(shutdown(upstream, SHUT_WR), 0);
-	expect_all(client, "banner");
-	send_str(client, "still talking");
-	ck_assert_int_eq(shutdown(client, SHUT_WR), 0);
-	expect_all(upstream, "still talking");
-	ck_assert_int_eq(run_join(&run), RELAY_DONE);
+	half_closes_pass(&run, upstream, "banner", client, "still talking");
 	ck_assert_uint_eq(run.r.r_bytes_in, 13);
 	ck_assert_uint_eq(run.r.r_bytes_out, 6);
-	run_close(&run);
-	close(client);
-	close(upstream);
+	forward_close(&run, client, upstream);
 }
 END_TEST
 
@@ -543,12 +575,7 @@ START_TEST(test_relay_exec_eof_ends)
 	struct xfer pw, cr;
 	int client, in[2], out[2];
 
-	run_init(&run);
-	tcp_pair(&client, &run.r.r_client, 0);
-	pipe_cloexec(in);
-	pipe_cloexec(out);
-	run.r.r_peer_out = in[1];
-	run.r.r_peer_in = out[0];
+	exec_init(&run, &client, in, out);
 	run.r.r_peer_eof_ends = true;
 	run.r.r_idle_ms = 5000;		/* fails as idle rather than hangs */
 	run_start(&run);
@@ -574,14 +601,8 @@ START_TEST(test_relay_client_reset)
 
 	forward_init(&run, &client, &upstream, 0);
 	run_start(&run);
-	send_str(client, "abc");
-	expect_bytes(upstream, "abc");
-	close_reset(client);
-	ck_assert_int_eq(run_join(&run), RELAY_CLIENT_RESET);
+	reset_passes(&run, client, upstream, RELAY_CLIENT_RESET);
 	ck_assert_uint_eq(run.r.r_bytes_in, 3);
-	run_close(&run);
-	expect_reset(upstream);
-	close(upstream);
 }
 END_TEST
 
@@ -613,14 +634,8 @@ START_TEST(test_relay_peer_reset)
 
 	forward_init(&run, &client, &upstream, 0);
 	run_start(&run);
-	send_str(upstream, "abc");
-	expect_bytes(client, "abc");
-	close_reset(upstream);
-	ck_assert_int_eq(run_join(&run), RELAY_PEER_RESET);
+	reset_passes(&run, upstream, client, RELAY_PEER_RESET);
 	ck_assert_uint_eq(run.r.r_bytes_out, 3);
-	run_close(&run);
-	expect_reset(client);
-	close(client);
 }
 END_TEST
 
@@ -665,13 +680,8 @@ START_TEST(test_relay_exec_stdin_closed)
 	struct run run;
 	int client, in[2], out[2];
 
-	run_init(&run);
-	tcp_pair(&client, &run.r.r_client, 0);
-	pipe_cloexec(in);
-	pipe_cloexec(out);
+	exec_init(&run, &client, in, out);
 	close(in[0]);
-	run.r.r_peer_out = in[1];
-	run.r.r_peer_in = out[0];
 	run.r.r_idle_ms = 5000;		/* not r_peer_eof_ends: both must end */
 	run_start(&run);
 	send_str(client, "data nobody reads");
@@ -701,9 +711,7 @@ START_TEST(test_relay_idle)
 	ck_assert_int_eq(run_join(&run), RELAY_IDLE);
 	ck_assert_uint_ge(run.ended - t0, 200);
 	ck_assert_uint_lt(run.ended - t0, 2000);
-	run_close(&run);
-	close(client);
-	close(upstream);
+	forward_close(&run, client, upstream);
 }
 END_TEST
 
@@ -725,9 +733,7 @@ START_TEST(test_relay_idle_moved)
 	ck_assert_uint_ge(run.ended - t0, 450);
 	ck_assert_uint_lt(run.ended - t0, 3000);
 	ck_assert_uint_eq(run.r.r_bytes_in, 1);
-	run_close(&run);
-	close(client);
-	close(upstream);
+	forward_close(&run, client, upstream);
 }
 END_TEST
 
@@ -744,9 +750,7 @@ START_TEST(test_relay_forced)
 	atomic_store(&run.forced, true);
 	ck_assert_int_eq(run_join(&run), RELAY_FORCED);
 	ck_assert_uint_lt(run.ended - t1, 1000);
-	run_close(&run);
-	close(client);
-	close(upstream);
+	forward_close(&run, client, upstream);
 }
 END_TEST
 

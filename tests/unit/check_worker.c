@@ -243,6 +243,15 @@ assert_each_ran_once(size_t n)
 		    nruns(i));
 }
 
+/* Every thread retires, and is gone from the kernel too, unhelped. */
+static void
+wait_retired(unsigned base_tasks)
+{
+	WAIT_UNTIL(workers_count(&wp) == 0 && tasks() == base_tasks);
+	ck_assert_uint_eq(workers_count(&wp), 0);
+	ck_assert_uint_eq(tasks(), base_tasks);
+}
+
 /* Free the pool; nothing may run after, and no thread may be left. */
 static void
 free_and_check(size_t n, unsigned base_tasks)
@@ -343,11 +352,8 @@ START_TEST(test_worker_burst_retires)
 	gate_set(&gates[0], true);
 	WAIT_UNTIL(workers_count(&wp) <= 4);
 	ck_assert_uint_le(workers_count(&wp), 4);
-	WAIT_UNTIL(workers_count(&wp) == 0);
-	ck_assert_uint_eq(workers_count(&wp), 0);
-	/* Gone from the kernel too, with no dispatch and no workers_free. */
-	WAIT_UNTIL(tasks() == base);
-	ck_assert_uint_eq(tasks(), base);
+	/* No dispatch and no workers_free: the parked ones retire too. */
+	wait_retired(base);
 	free_and_check(NBURST, base);
 }
 END_TEST
@@ -392,8 +398,7 @@ START_TEST(test_worker_retired_joined)
 	workers_set_max_idle(&wp, 0);
 	burst(0, 40, &gates[0]);
 	gate_set(&gates[0], true);
-	WAIT_UNTIL(workers_count(&wp) == 0 && tasks() == base);
-	ck_assert_uint_eq(workers_count(&wp), 0);
+	wait_retired(base);
 	burst(40, 80, &gates[1]);
 	for (i = 40; i < 80; i++)
 		for (j = 0; j < 40; j++)
@@ -488,11 +493,9 @@ START_TEST(test_worker_park_timeout_race)
 
 	workers_set_park_ms(&wp, 0);
 	dispatch_range(0, NCLIENTS);
-	WAIT_UNTIL(nfinished() == NCLIENTS && workers_count(&wp) == 0 &&
-	    tasks() == base);
+	WAIT_UNTIL(nfinished() == NCLIENTS);
 	ck_assert_uint_eq(nfinished(), NCLIENTS);
-	ck_assert_uint_eq(workers_count(&wp), 0);
-	ck_assert_uint_eq(tasks(), base);
+	wait_retired(base);
 	free_and_check(NCLIENTS, base);
 }
 END_TEST
@@ -509,9 +512,7 @@ START_TEST(test_worker_no_idle)
 		ck_assert_int_eq(sem_wait(&done), 0);
 	}
 	ck_assert_uint_eq(ncreated(), 200);
-	WAIT_UNTIL(workers_count(&wp) == 0 && tasks() == base);
-	ck_assert_uint_eq(workers_count(&wp), 0);
-	ck_assert_uint_eq(tasks(), base);
+	wait_retired(base);
 	free_and_check(200, base);
 }
 END_TEST
