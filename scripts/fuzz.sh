@@ -9,7 +9,8 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-30}
 dir=${2:-build-fuzz}
-targets="fuzz_portspec_options fuzz_cidr fuzz_command"
+targets="fuzz_portspec_options fuzz_cidr fuzz_command fuzz_conf fuzz_proxyproto
+fuzz_httpreq"
 
 if [ -f "$dir/CMakeCache.txt" ]; then
 	cmake -S . -B "$dir" -DMPSERVER_FUZZ=ON >/dev/null
