@@ -29,9 +29,18 @@ CLI=$((B + 12))
 note "ports $B-$((B + 12)) (command line: $CLI)"
 
 # hold PORT: a python3 listener on 127.0.0.1:PORT (bounded); pid in HOLDER.
+# A port another test took meanwhile is held already: HOLDER is empty then.
 hold() {
+	HOLDER=
+	if ! mp_bindable "$1"; then
+		note "port $1 is taken by someone else: held all the same"
+		return 0
+	fi
+	# SO_REUSEADDR, as mpserver binds: a TIME_WAIT left on the port by
+	# another test must not stop us, since it would not stop mpserver.
 	python3 -c 'import signal, socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen(1)
 signal.pause()' "$1" &
@@ -45,6 +54,7 @@ held() {
 }
 
 unhold() {
+	[ -n "$HOLDER" ] || return 0
 	kill "$HOLDER"
 	wait "$HOLDER" 2>/dev/null || true
 	wait_for "$E2E_TIMEOUT" "port $1 free again" mp_bindable "$1"
