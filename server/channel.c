@@ -37,6 +37,7 @@
 #define CHANNEL_LOG_EVERY_S	1	/* one reject line per reason and second */
 #define CHANNEL_PROXY_WAIT_S	30	/* a PROXY header's deadline when idle-timeout is 0 */
 #define CHANNEL_BASE_FDS	3	/* a base's epoll and signal pair */
+#define CHANNEL_WAIT_FD_MAX	1024	/* a first byte awaited here below it: an 8 KiB map */
 
 /* A refused client reading its reply; the listener thread owns it. */
 struct refusal {
@@ -459,10 +460,11 @@ static void	channel_waited(evutil_socket_t, short, void *);
 /*
  * Wait until the client sends its first byte (or its PROXY header), so a
  * thread is woken only when there is work for it (as nginx's "deferred"
- * and Apache's AcceptFilter do), with the idle deadline from accept. A
- * first byte is awaited on the idle thread's base, whose map of
- * descriptors is one for the whole server: on the listener's, every base
- * would grow a map as large as the highest client descriptor it saw. A
+ * and Apache's AcceptFilter do), with the idle deadline from accept. On
+ * the listener's own base, which costs no other thread, while the
+ * client's descriptor is low: a base's map of descriptors grows as large
+ * as the highest one it ever watched, and never shrinks, so a high one is
+ * awaited on the idle thread's base, one map for the whole server. A
  * PROXY header is awaited here, edge-triggered: a half header stays
  * unread (peeked), and only new bytes should wake us.
  */
@@ -473,12 +475,13 @@ channel_wait(struct channel *ch, struct client *cl)
 	bool header = !cl->cl_admitted;
 	struct timeval tv;
 
-	if (!header) {
+	/* A high descriptor would grow this base's map: the idle thread's then. */
+	if (!header && cl->cl_fd >= CHANNEL_WAIT_FD_MAX) {
 		if (idle_park(&ch->ch_server->sv_idle, cl, idle) == -1)
 			channel_dispatch(ch, cl);
 		return;
 	}
-	if (idle == 0)
+	if (idle == 0 && header)
 		idle = CHANNEL_PROXY_WAIT_S * 1000;
 	cl->cl_wait = event_new(ch->ch_base, cl->cl_fd, header ?
 	    EV_READ | EV_PERSIST | EV_ET : EV_READ, channel_waited, cl);
@@ -642,13 +645,22 @@ channel_waited(evutil_socket_t fd, short what, void *arg)
 	struct channel *ch = cl->cl_channel;
 
 	(void)fd;
-	if (what & EV_READ) {
+	if (!cl->cl_admitted && (what & EV_READ)) {
 		channel_read_header(ch, cl);
 		return;
 	}
 	channel_unwait(cl);
-	log_msg(LOG_DEBUG, "proxy", "port %u: no header in time", ch->ch_port);
-	channel_refuse_client(ch, cl, REJECT_PROXY);
+	if (!cl->cl_admitted) {
+		log_msg(LOG_DEBUG, "proxy", "port %u: no header in time",
+		    ch->ch_port);
+		channel_refuse_client(ch, cl, REJECT_PROXY);
+	} else if (what & EV_TIMEOUT) {
+		/* Silent since accept: idle, closed without a byte. */
+		client_set_reason(cl, CLOSE_IDLE);
+		client_log_accept(cl);
+		client_close(cl);
+	} else
+		channel_dispatch(ch, cl);
 }
 
 /*
@@ -757,9 +769,11 @@ channel_drain_backlog(struct channel *ch)
 }
 
 /*
- * The listener is ending while clients still send their PROXY header. In
- * a reload they are served: a thread reads the rest of the header. At
- * shutdown what is there is decided on now, and a half header refused.
+ * The listener is ending while clients still wait on it. One waiting for
+ * its first byte is served, but at shutdown only if it sent something
+ * (SPEC 4: what was sent before the signal is answered). One still
+ * sending its PROXY header is served in a reload (a thread reads the rest
+ * of the header); at shutdown what is there is decided on now.
  */
 static void
 channel_settle_waiting(struct channel *ch, enum channel_stop how)
@@ -767,6 +781,18 @@ channel_settle_waiting(struct channel *ch, enum channel_stop how)
 	struct client *cl;
 
 	while ((cl = TAILQ_FIRST(&ch->ch_waiting)) != NULL) {
+		if (cl->cl_admitted) {
+			/* A first byte: served, but at shutdown only if it came. */
+			channel_unwait(cl);
+			if (how == CHANNEL_STOP_SHUTDOWN &&
+			    !channel_readable(cl->cl_fd)) {
+				client_set_reason(cl, CLOSE_SHUTDOWN);
+				client_log_accept(cl);
+				client_close(cl);
+			} else
+				channel_dispatch(ch, cl);
+			continue;
+		}
 		if (how == CHANNEL_STOP_RELOAD) {
 			channel_unwait(cl);
 			cl->cl_header_pending = true;
