@@ -290,7 +290,8 @@ channel_report(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void
+/* Count and log (rate-limited) a refusal; on the channel's thread. */
+static void
 channel_count_refusal(struct channel *ch, const struct sockaddr *peer,
     int reason)
 {
@@ -976,14 +977,6 @@ channel_stop_end(struct channel *ch)
 	if (fd != -1)
 		close(fd);
 	return -1;
-}
-
-int
-channel_stop(struct channel *ch, enum channel_stop how, bool keep_fd)
-{
-	channel_stop_begin(ch, how, keep_fd);
-	server_wake_listeners(ch->ch_server);
-	return channel_stop_end(ch);
 }
 
 void

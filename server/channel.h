@@ -111,8 +111,6 @@ int	channel_start(struct channel *ch, bool gated, char **cause);
 void	channel_stop_begin(struct channel *ch, enum channel_stop how,
 	    bool keep_fd);
 int	channel_stop_end(struct channel *ch);
-/* Both, for one channel. */
-int	channel_stop(struct channel *ch, enum channel_stop how, bool keep_fd);
 void	channel_ref(struct channel *ch);
 /* Let go; the last one frees it (and leaves the server's list). */
 void	channel_release(struct channel *ch);
@@ -125,8 +123,5 @@ struct proxyproto_header;
  */
 int	channel_proxy_decide(struct channel *ch, struct client *cl,
 	    const struct proxyproto_header *h);
-/* Count and log (rate-limited) a refusal; on the channel's thread. */
-void	channel_count_refusal(struct channel *ch, const struct sockaddr *peer,
-	    int reason);
 
 #endif
